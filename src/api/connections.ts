@@ -1,0 +1,214 @@
+import { randomBytes, randomUUID } from 'node:crypto';
+import { clone, create, fromBinary, toBinary } from '@bufbuild/protobuf';
+import { anyPack, EmptySchema, timestampNow } from '@bufbuild/protobuf/wkt';
+import type { Engine } from '../engine/engine.js';
+import { OperationFailure, type OperationHandler } from '../engine/handler.js';
+import {
+  ConnectionSchema,
+  InstallationStateSchema,
+  InstallationState_Stage,
+  ListConnectionsResponseSchema,
+  type Connection,
+  type CreateConnectionRequest,
+  type DeleteConnectionRequest,
+  type GetConnectionRequest,
+  type ListConnectionsRequest,
+  type ListConnectionsResponse,
+} from '../gen/google/cloud/developerconnect/v1/developer_connect_pb.js';
+import type { Operation } from '../gen/google/longrunning/operations_pb.js';
+import type { Store } from '../store/store.js';
+import { ApiError, Code } from './errors.js';
+import { assertKnownLocation } from './locations.js';
+import { parseConnectionName, parseLocationName } from './names.js';
+import { toOperationMessage } from './operation-message.js';
+import { pageSize, type PageTokens } from './page-token.js';
+import { pause } from './pause.js';
+
+const COLLECTION = 'connections';
+// AIP-122: resource ids are lowercase letters, digits and hyphens, starting with a letter.
+const CONNECTION_ID = /^[a-z]([a-z0-9-]{0,61}[a-z0-9])?$/;
+// AIP-155: request ids are UUIDs.
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+interface CreateInput {
+  connection: string;
+  validateOnly: boolean;
+}
+interface DeleteInput {
+  name: string;
+  validateOnly: boolean;
+}
+
+export interface ConnectionsOptions {
+  /** How long every mutating operation waits, cancellably, before it commits (`serve --operation-delay`). */
+  operationDelayMs: number;
+}
+
+/** Developer Connect's Connections: Create and Delete run as long-running operations. */
+export class ConnectionsApi {
+  constructor(
+    private readonly engine: Engine,
+    private readonly store: Store,
+    private readonly tokens: PageTokens,
+    private readonly options: ConnectionsOptions,
+  ) {
+    engine.register(this.createHandler());
+    engine.register(this.deleteHandler());
+  }
+
+  async createConnection(request: CreateConnectionRequest): Promise<Operation> {
+    const { location } = parseLocationName(request.parent, 'parent');
+    assertKnownLocation(location, request.parent);
+    if (!CONNECTION_ID.test(request.connectionId)) {
+      throw ApiError.invalidArgument(
+        `connection_id '${request.connectionId}' is invalid: use 1-63 lowercase letters, digits and hyphens, starting with a letter and not ending with a hyphen.`,
+        'connection_id',
+      );
+    }
+    assertRequestId(request.requestId);
+    if (!request.connection) throw ApiError.invalidArgument('connection is required.', 'connection');
+    if (request.connection.connectionConfig.case === undefined) {
+      throw ApiError.invalidArgument(
+        'connection must set one provider configuration: githubConfig, githubEnterpriseConfig, gitlabConfig, gitlabEnterpriseConfig, bitbucketDataCenterConfig, bitbucketCloudConfig, secureSourceManagerInstanceConfig or httpConfig.',
+        'connection',
+      );
+    }
+    const name = `${request.parent}/connections/${request.connectionId}`;
+    if (await this.store.getResource(name)) {
+      throw new ApiError(Code.ALREADY_EXISTS, `Connection '${name}' already exists.`, { reason: 'RESOURCE_ALREADY_EXISTS', metadata: { resource: name } });
+    }
+    // Output-only fields in the request are ignored (AIP-203); the server sets its own.
+    const connection = clone(ConnectionSchema, request.connection);
+    Object.assign(connection, {
+      name,
+      uid: randomUUID(),
+      etag: randomBytes(12).toString('base64url'),
+      reconciling: false,
+      installationState: create(InstallationStateSchema, { stage: InstallationState_Stage.COMPLETE }),
+      createTime: undefined,
+      updateTime: undefined,
+      deleteTime: undefined,
+    });
+    const input: CreateInput = {
+      connection: Buffer.from(toBinary(ConnectionSchema, connection)).toString('base64'),
+      validateOnly: request.validateOnly,
+    };
+    const record = await this.engine.start({
+      parent: request.parent,
+      kind: 'connections.create',
+      input: JSON.stringify(input),
+      verb: 'create',
+      target: name,
+    });
+    return toOperationMessage(record);
+  }
+
+  async getConnection(request: GetConnectionRequest): Promise<Connection> {
+    parseConnectionName(request.name);
+    const record = await this.store.getResource(request.name);
+    if (!record) throw ApiError.notFound(`Connection '${request.name}' was not found.`, request.name);
+    return fromBinary(ConnectionSchema, record.data);
+  }
+
+  async listConnections(request: ListConnectionsRequest): Promise<ListConnectionsResponse> {
+    parseLocationName(request.parent, 'parent');
+    if (request.filter !== '') throw ApiError.invalidArgument('filter is not supported by ListConnections yet.', 'filter');
+    if (request.orderBy !== '') throw ApiError.invalidArgument('order_by is not supported by ListConnections yet.', 'order_by');
+    const query = `connections|${request.parent}`;
+    const page = await this.store.listResources({
+      parent: request.parent,
+      collection: COLLECTION,
+      pageSize: pageSize(request.pageSize),
+      after: this.tokens.read(query, request.pageToken),
+    });
+    return create(ListConnectionsResponseSchema, {
+      connections: page.items.map((r) => fromBinary(ConnectionSchema, r.data)),
+      nextPageToken: this.tokens.issue(query, page.next),
+    });
+  }
+
+  async deleteConnection(request: DeleteConnectionRequest): Promise<Operation> {
+    parseConnectionName(request.name);
+    assertRequestId(request.requestId);
+    const existing = await this.store.getResource(request.name);
+    if (!existing) throw ApiError.notFound(`Connection '${request.name}' was not found.`, request.name);
+    const etag = fromBinary(ConnectionSchema, existing.data).etag;
+    if (request.etag !== '' && request.etag !== etag) {
+      // AIP-154: a stale etag aborts the request.
+      throw new ApiError(Code.ABORTED, `The etag '${request.etag}' does not match the current etag of '${request.name}'.`, {
+        reason: 'ETAG_MISMATCH',
+      });
+    }
+    const input: DeleteInput = { name: request.name, validateOnly: request.validateOnly };
+    const record = await this.engine.start({
+      parent: request.name.split('/connections/')[0] ?? '',
+      kind: 'connections.delete',
+      input: JSON.stringify(input),
+      verb: 'delete',
+      target: request.name,
+    });
+    return toOperationMessage(record);
+  }
+
+  private createHandler(): OperationHandler {
+    return {
+      kind: 'connections.create',
+      cancellable: true,
+      afterRestart: 'resume',
+      run: async (raw, { signal }) => {
+        const input = JSON.parse(raw) as CreateInput;
+        const connection = fromBinary(ConnectionSchema, Buffer.from(input.connection, 'base64'));
+        await pause(this.options.operationDelayMs, signal);
+        // Resumed after a crash that came after the commit: the work is already done.
+        const existing = await this.store.getResource(connection.name);
+        if (existing) {
+          const stored = fromBinary(ConnectionSchema, existing.data);
+          if (stored.uid === connection.uid) return { response: anyPack(ConnectionSchema, stored) };
+        }
+        const now = timestampNow();
+        connection.createTime = now;
+        connection.updateTime = now;
+        const response = anyPack(ConnectionSchema, connection);
+        if (input.validateOnly) return { response };
+        return {
+          response,
+          change: {
+            kind: 'create',
+            resource: {
+              name: connection.name,
+              parent: connection.name.split('/connections/')[0] ?? '',
+              collection: COLLECTION,
+              data: toBinary(ConnectionSchema, connection),
+            },
+          },
+        };
+      },
+    };
+  }
+
+  private deleteHandler(): OperationHandler {
+    return {
+      kind: 'connections.delete',
+      cancellable: true,
+      afterRestart: 'resume',
+      run: async (raw, { signal }) => {
+        const input = JSON.parse(raw) as DeleteInput;
+        await pause(this.options.operationDelayMs, signal);
+        const existing = await this.store.getResource(input.name);
+        if (!existing && input.validateOnly) {
+          throw new OperationFailure(Code.NOT_FOUND, `Connection '${input.name}' was not found.`);
+        }
+        const response = anyPack(EmptySchema, create(EmptySchema));
+        if (input.validateOnly) return { response };
+        // Deleting what is already gone (e.g. resumed after a crash) succeeds: delete is idempotent here.
+        return { response, change: { kind: 'delete', name: input.name } };
+      },
+    };
+  }
+}
+
+function assertRequestId(requestId: string): void {
+  if (requestId !== '' && !UUID.test(requestId)) {
+    throw ApiError.invalidArgument(`request_id '${requestId}' must be a UUID (AIP-155).`, 'request_id');
+  }
+}

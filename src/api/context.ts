@@ -1,0 +1,5 @@
+/** What every API call knows about its caller, independent of the transport that carried it. */
+export interface CallContext {
+  /** Aborted when the client goes away or its deadline passes. */
+  readonly signal: AbortSignal;
+}

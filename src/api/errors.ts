@@ -1,0 +1,41 @@
+import { Code } from '../gen/google/rpc/code_pb.js';
+
+export { Code };
+
+/** Domain reported in ErrorInfo details, as Google's services do (AIP-193). */
+export const ERROR_DOMAIN = 'developerconnect.googleapis.com';
+
+export interface ErrorInfoDetail {
+  reason: string;
+  domain?: string;
+  metadata?: Record<string, string>;
+}
+
+/**
+ * The one error type of the API surface: a google.rpc.Code, a message written for the person who
+ * reads it, and an optional ErrorInfo. Transports turn it into google.rpc.Status on the wire.
+ */
+export class ApiError extends Error {
+  constructor(
+    readonly code: Code,
+    message: string,
+    readonly errorInfo?: ErrorInfoDetail,
+  ) {
+    super(message);
+    this.name = 'ApiError';
+  }
+
+  static invalidArgument(message: string, field?: string): ApiError {
+    return new ApiError(Code.INVALID_ARGUMENT, message, {
+      reason: 'INVALID_ARGUMENT',
+      metadata: field ? { field } : {},
+    });
+  }
+
+  static notFound(message: string, resource?: string): ApiError {
+    return new ApiError(Code.NOT_FOUND, message, {
+      reason: 'RESOURCE_NOT_FOUND',
+      metadata: resource ? { resource } : {},
+    });
+  }
+}

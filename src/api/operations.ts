@@ -1,0 +1,95 @@
+import { create } from '@bufbuild/protobuf';
+import { EmptySchema, type Empty } from '@bufbuild/protobuf/wkt';
+import type { Engine } from '../engine/engine.js';
+import {
+  ListOperationsResponseSchema,
+  type CancelOperationRequest,
+  type DeleteOperationRequest,
+  type GetOperationRequest,
+  type ListOperationsRequest,
+  type ListOperationsResponse,
+  type Operation,
+  type WaitOperationRequest,
+} from '../gen/google/longrunning/operations_pb.js';
+import type { CallContext } from './context.js';
+import { ApiError, Code } from './errors.js';
+import { parseFilter, type FieldType } from './filter.js';
+import { parseLocationName, parseOperationName } from './names.js';
+import { toOperationMessage } from './operation-message.js';
+import { pageSize, type PageTokens } from './page-token.js';
+
+/** Fields ListOperations can filter on (AIP-160). */
+const FILTER_FIELDS: Record<string, FieldType> = {
+  done: 'bool',
+  'metadata.verb': 'string',
+  'metadata.target': 'string',
+  'error.code': 'int',
+};
+
+/** WaitOperation's default and maximum wait. */
+const MAX_WAIT_MS = 60_000;
+
+/** The `google.longrunning.Operations` mixin of Developer Connect. */
+export class OperationsApi {
+  constructor(
+    private readonly engine: Engine,
+    private readonly tokens: PageTokens,
+  ) {}
+
+  async getOperation(request: GetOperationRequest): Promise<Operation> {
+    parseOperationName(request.name);
+    const record = await this.engine.get(request.name);
+    if (!record) throw notFound(request.name);
+    return toOperationMessage(record);
+  }
+
+  async listOperations(request: ListOperationsRequest): Promise<ListOperationsResponse> {
+    parseLocationName(request.name);
+    const size = pageSize(request.pageSize);
+    const filter = parseFilter(request.filter, FILTER_FIELDS);
+    const query = `operations|${request.name}|${request.filter}`;
+    const page = await this.engine.list({
+      parent: request.name,
+      pageSize: size,
+      after: this.tokens.read(query, request.pageToken),
+      filter,
+    });
+    return create(ListOperationsResponseSchema, {
+      operations: page.items.map(toOperationMessage),
+      nextPageToken: this.tokens.issue(query, page.next),
+    });
+  }
+
+  async cancelOperation(request: CancelOperationRequest): Promise<Empty> {
+    parseOperationName(request.name);
+    const result = await this.engine.cancel(request.name);
+    if (result === 'not-found') throw notFound(request.name);
+    if (result === 'not-cancellable') {
+      throw new ApiError(Code.UNIMPLEMENTED, `Operation '${request.name}' cannot be cancelled: its kind of work does not support cancellation.`);
+    }
+    return create(EmptySchema);
+  }
+
+  async deleteOperation(request: DeleteOperationRequest): Promise<Empty> {
+    parseOperationName(request.name);
+    if (!(await this.engine.delete(request.name))) throw notFound(request.name);
+    return create(EmptySchema);
+  }
+
+  async waitOperation(request: WaitOperationRequest, context: CallContext): Promise<Operation> {
+    parseOperationName(request.name);
+    let timeoutMs = MAX_WAIT_MS;
+    if (request.timeout) {
+      timeoutMs = Number(request.timeout.seconds) * 1000 + Math.floor(request.timeout.nanos / 1e6);
+      if (timeoutMs < 0) throw ApiError.invalidArgument('timeout must not be negative.', 'timeout');
+      timeoutMs = Math.min(timeoutMs, MAX_WAIT_MS);
+    }
+    const record = await this.engine.wait(request.name, timeoutMs, context.signal);
+    if (!record) throw notFound(request.name);
+    return toOperationMessage(record);
+  }
+}
+
+function notFound(name: string): ApiError {
+  return ApiError.notFound(`Operation '${name}' was not found.`, name);
+}

@@ -1,0 +1,10 @@
+import ms, { type StringValue } from 'ms';
+
+/** Parses a duration such as `0s`, `500ms`, `30s` or `2m` into milliseconds (a bare number is milliseconds). */
+export function parseDuration(text: string): number {
+  const value = ms(text.trim() as StringValue);
+  if (typeof value !== 'number' || !Number.isFinite(value) || value < 0) {
+    throw new Error(`'${text}' is not a duration: use forms like 0s, 500ms, 30s or 2m.`);
+  }
+  return Math.round(value);
+}

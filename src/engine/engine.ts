@@ -1,0 +1,203 @@
+import { randomBytes } from 'node:crypto';
+import type { Logger } from 'pino';
+import { Code } from '../gen/google/rpc/code_pb.js';
+import type { FilterExpr } from '../api/filter.js';
+import { ResourceExistsError, type OperationRecord, type Outcome, type Page, type Store } from '../store/store.js';
+import { OperationFailure, type HandlerResult, type OperationHandler } from './handler.js';
+import { Waiters } from './waiters.js';
+
+/** Why a handler's signal was aborted: the client asked, or this server is going away. */
+class CancelRequested extends Error {
+  override name = 'CancelRequested';
+}
+class ShuttingDown extends Error {
+  override name = 'ShuttingDown';
+}
+
+export interface StartRequest {
+  /** `projects/{project}/locations/{location}` */
+  parent: string;
+  kind: string;
+  input: string;
+  verb: string;
+  target: string;
+}
+
+export type CancelResult = 'requested' | 'already-done' | 'not-found' | 'not-cancellable';
+
+/**
+ * The long-running-operations engine: starts operations with registered handlers, runs them,
+ * cancels them, wakes waiters and recovers after a crash. Every state change is committed to the
+ * store before it is acknowledged; memory holds only running handlers and waiters.
+ */
+export class Engine {
+  private readonly handlers = new Map<string, OperationHandler>();
+  private readonly running = new Map<string, { controller: AbortController; done: Promise<void> }>();
+  private readonly waiters = new Waiters();
+  private stopping = false;
+
+  constructor(
+    private readonly store: Store,
+    private readonly log: Logger,
+  ) {}
+
+  register(handler: OperationHandler): void {
+    this.handlers.set(handler.kind, handler);
+  }
+
+  /** Commits a new operation and schedules its handler; resolves with the stored record. */
+  async start(request: StartRequest): Promise<OperationRecord> {
+    const handler = this.handler(request.kind);
+    const record = await this.store.insertOperation({
+      ...request,
+      name: `${request.parent}/operations/${newOperationId()}`,
+      createTime: new Date(),
+    });
+    this.launch(record, handler);
+    return record;
+  }
+
+  get(name: string): Promise<OperationRecord | undefined> {
+    return this.store.getOperation(name);
+  }
+
+  list(query: { parent: string; pageSize: number; after?: string; filter?: FilterExpr }): Promise<Page<OperationRecord>> {
+    return this.store.listOperations(query);
+  }
+
+  /**
+   * Asks an operation to stop (best effort, per google.longrunning.Operations.CancelOperation).
+   * The flag is committed first; then the running handler's signal is aborted, and the final
+   * state is written when the handler stops.
+   */
+  async cancel(name: string): Promise<CancelResult> {
+    const record = await this.store.getOperation(name);
+    if (!record) return 'not-found';
+    if (record.done) return 'already-done';
+    if (!this.handlers.get(record.kind)?.cancellable) return 'not-cancellable';
+    const updated = await this.store.requestCancel(name);
+    if (!updated) return 'not-found';
+    if (updated.done && !updated.requestedCancellation) return 'already-done';
+    this.running.get(name)?.controller.abort(new CancelRequested('cancellation requested'));
+    return 'requested';
+  }
+
+  /** Removes the record; the work, if running, goes on to its end (the proto's DeleteOperation contract). */
+  async delete(name: string): Promise<boolean> {
+    const deleted = await this.store.deleteOperation(name);
+    if (deleted) this.waiters.notify(name);
+    return deleted;
+  }
+
+  /** Resolves with the operation once it is done, deleted (undefined) or the timeout passes. */
+  async wait(name: string, timeoutMs: number, signal?: AbortSignal): Promise<OperationRecord | undefined> {
+    const parked = this.waiters.wait(name, timeoutMs, signal);
+    // Parked before reading, so a finish between the read and the park cannot be missed.
+    const current = await this.store.getOperation(name);
+    if (!current || current.done) {
+      parked.cancel();
+      return current;
+    }
+    await parked.ready;
+    return this.store.getOperation(name);
+  }
+
+  /** At start-up: resumes or fails what a previous process left running. */
+  async recover(): Promise<{ resumed: number; failed: number }> {
+    let resumed = 0;
+    let failed = 0;
+    for (const record of await this.store.listUnfinishedOperations()) {
+      const handler = this.handlers.get(record.kind);
+      if (record.requestedCancellation) {
+        await this.finish(record.name, { error: cancelledError() });
+        failed++;
+      } else if (handler?.afterRestart === 'resume') {
+        this.launch(record, handler);
+        resumed++;
+      } else {
+        await this.finish(record.name, {
+          error: {
+            code: Code.ABORTED,
+            message: 'The server restarted while this operation was running; it was not completed. Retry the request.',
+          },
+        });
+        failed++;
+      }
+    }
+    return { resumed, failed };
+  }
+
+  /** Stops handlers without recording an outcome (they resume at the next start), then waits for them. */
+  async stop(): Promise<void> {
+    this.stopping = true;
+    const all = [...this.running.values()];
+    for (const { controller } of all) controller.abort(new ShuttingDown('server shutting down'));
+    await Promise.allSettled(all.map((r) => r.done));
+  }
+
+  get runningCount(): number {
+    return this.running.size;
+  }
+
+  private handler(kind: string): OperationHandler {
+    const handler = this.handlers.get(kind);
+    if (!handler) throw new Error(`no operation handler registered for kind ${kind}`);
+    return handler;
+  }
+
+  private launch(record: OperationRecord, handler: OperationHandler): void {
+    if (this.stopping) return;
+    const controller = new AbortController();
+    const done = new Promise<void>((resolve) => setImmediate(resolve))
+      .then(() => this.execute(record, handler, controller.signal))
+      .finally(() => this.running.delete(record.name));
+    this.running.set(record.name, { controller, done });
+  }
+
+  private async execute(record: OperationRecord, handler: OperationHandler, signal: AbortSignal): Promise<void> {
+    const name = record.name;
+    let result: HandlerResult;
+    try {
+      if (record.requestedCancellation) throw new CancelRequested('cancelled before it started');
+      result = await handler.run(record.input, {
+        name,
+        signal,
+        reportStatus: (message) => this.store.setStatusMessage(name, message),
+      });
+    } catch (error) {
+      if (signal.reason instanceof ShuttingDown) return;
+      await this.finish(name, { error: this.failureOf(error, signal, name) });
+      return;
+    }
+    try {
+      await this.finish(name, { response: result.response }, result);
+    } catch (error) {
+      if (!(error instanceof ResourceExistsError)) throw error;
+      await this.finish(name, {
+        error: { code: Code.ALREADY_EXISTS, message: `Resource '${error.resourceName}' already exists.` },
+      });
+    }
+  }
+
+  private failureOf(error: unknown, signal: AbortSignal, name: string): Outcome['error'] {
+    if (error instanceof CancelRequested || signal.reason instanceof CancelRequested) return cancelledError();
+    if (error instanceof OperationFailure) return { code: error.code, message: error.message };
+    const id = randomBytes(6).toString('hex');
+    this.log.error({ err: error, operation: name, errorId: id }, 'operation handler failed');
+    return { code: Code.INTERNAL, message: `Internal error while running the operation (error id ${id}).` };
+  }
+
+  private async finish(name: string, outcome: Outcome, result?: HandlerResult): Promise<void> {
+    await this.store.finishOperation(name, outcome, new Date(), result?.change);
+    this.waiters.notify(name);
+  }
+}
+
+function cancelledError(): { code: number; message: string } {
+  return { code: Code.CANCELLED, message: 'Operation was cancelled.' };
+}
+
+/** Google-style operation ids: `operation-{unixMillis}-{random hex}`. */
+function newOperationId(): string {
+  return `operation-${Date.now()}-${randomBytes(8).toString('hex')}`;
+}

@@ -1,0 +1,103 @@
+import type { FilterExpr } from '../api/filter.js';
+
+/** A stored `google.protobuf.Any`: kept as type URL and bytes so the store needs no proto knowledge. */
+export interface StoredAny {
+  typeUrl: string;
+  value: Uint8Array;
+}
+
+export interface OperationError {
+  code: number;
+  message: string;
+}
+
+/** One long-running operation as the store keeps it; the API surface turns it into `google.longrunning.Operation`. */
+export interface OperationRecord {
+  name: string;
+  /** `projects/{project}/locations/{location}`: the collection ListOperations reads. */
+  parent: string;
+  /** The handler that runs the work (e.g. `connections.create`); decides cancel and restart behaviour. */
+  kind: string;
+  /** The handler's input, serialized by the handler. */
+  input: string;
+  verb: string;
+  target: string;
+  createTime: Date;
+  endTime?: Date;
+  statusMessage: string;
+  requestedCancellation: boolean;
+  done: boolean;
+  error?: OperationError;
+  response?: StoredAny;
+}
+
+export type NewOperation = Pick<OperationRecord, 'name' | 'parent' | 'kind' | 'input' | 'verb' | 'target' | 'createTime'>;
+
+/** A stored API resource (a Connection, …): its name, collection and the message as binary proto. */
+export interface ResourceRecord {
+  name: string;
+  parent: string;
+  collection: string;
+  data: Uint8Array;
+}
+
+/** A change to resources, applied in the same transaction that finishes an operation. */
+export type ResourceChange =
+  | { kind: 'create'; resource: ResourceRecord }
+  | { kind: 'delete'; name: string };
+
+export interface Outcome {
+  error?: OperationError;
+  response?: StoredAny;
+}
+
+/** Thrown by `finishOperation` when a `create` change meets an existing resource; nothing was written. */
+export class ResourceExistsError extends Error {
+  constructor(readonly resourceName: string) {
+    super(`resource ${resourceName} already exists`);
+    this.name = 'ResourceExistsError';
+  }
+}
+
+/** Keyset page request: `after` is the cursor returned with the previous page (opaque to callers). */
+export interface PageQuery {
+  parent: string;
+  pageSize: number;
+  after?: string;
+}
+
+export interface Page<T> {
+  items: T[];
+  /** Cursor of the last item when more items may follow. */
+  next?: string;
+}
+
+/**
+ * The durable state of the emulator. Every method commits before it resolves: a resolved write
+ * survives a crash of the process. Backends: sqlite.ts (embedded default); more implement this
+ * same interface and pass the same contract suite (test/store/contract.ts).
+ */
+export interface Store {
+  insertOperation(op: NewOperation): Promise<OperationRecord>;
+  getOperation(name: string): Promise<OperationRecord | undefined>;
+  /** Newest first. `filter` fields: done, metadata.verb, metadata.target, error.code. */
+  listOperations(query: PageQuery & { filter?: FilterExpr }): Promise<Page<OperationRecord>>;
+  /** Operations not yet done, oldest first: what a restarted server must resume or fail. */
+  listUnfinishedOperations(): Promise<OperationRecord[]>;
+  /** Marks cancellation requested on an operation that is not done; returns the record as it now is. */
+  requestCancel(name: string): Promise<OperationRecord | undefined>;
+  setStatusMessage(name: string, message: string): Promise<void>;
+  /**
+   * Marks the operation done with its outcome and applies `change`, atomically. A finished or
+   * deleted operation is left as it is, but `change` is still applied (deleting an operation
+   * does not stop its work). Returns whether the operation record was updated.
+   */
+  finishOperation(name: string, outcome: Outcome, endTime: Date, change?: ResourceChange): Promise<boolean>;
+  deleteOperation(name: string): Promise<boolean>;
+
+  getResource(name: string): Promise<ResourceRecord | undefined>;
+  /** Oldest first, as AIP-132 lists without order_by usually do. */
+  listResources(query: PageQuery & { collection: string }): Promise<Page<ResourceRecord>>;
+
+  close(): Promise<void>;
+}

@@ -1,0 +1,58 @@
+import { randomBytes } from 'node:crypto';
+import { create } from '@bufbuild/protobuf';
+import { anyPack, type Any } from '@bufbuild/protobuf/wkt';
+import type { Logger } from 'pino';
+import { ApiError, Code, ERROR_DOMAIN } from '../api/errors.js';
+import { ErrorInfoSchema } from '../gen/google/rpc/error_details_pb.js';
+import { StatusSchema, type Status } from '../gen/google/rpc/status_pb.js';
+
+/** google.rpc.Code → HTTP status, as in google/rpc/code.proto and AIP-193. */
+const HTTP_STATUS: Record<Code, number> = {
+  [Code.OK]: 200,
+  [Code.CANCELLED]: 499,
+  [Code.UNKNOWN]: 500,
+  [Code.INVALID_ARGUMENT]: 400,
+  [Code.DEADLINE_EXCEEDED]: 504,
+  [Code.NOT_FOUND]: 404,
+  [Code.ALREADY_EXISTS]: 409,
+  [Code.PERMISSION_DENIED]: 403,
+  [Code.UNAUTHENTICATED]: 401,
+  [Code.RESOURCE_EXHAUSTED]: 429,
+  [Code.FAILED_PRECONDITION]: 400,
+  [Code.ABORTED]: 409,
+  [Code.OUT_OF_RANGE]: 400,
+  [Code.UNIMPLEMENTED]: 501,
+  [Code.INTERNAL]: 500,
+  [Code.UNAVAILABLE]: 503,
+  [Code.DATA_LOSS]: 500,
+};
+
+export function httpStatusOf(code: Code): number {
+  return HTTP_STATUS[code] ?? 500;
+}
+
+/**
+ * Any thrown value as the google.rpc.Status sent on the wire. An unexpected exception is logged
+ * with an id and answered INTERNAL with that id, never with its stack.
+ */
+export function toStatus(error: unknown, log: Logger): Status {
+  if (error instanceof ApiError) {
+    const details: Any[] = [];
+    if (error.errorInfo) {
+      details.push(
+        anyPack(
+          ErrorInfoSchema,
+          create(ErrorInfoSchema, {
+            reason: error.errorInfo.reason,
+            domain: error.errorInfo.domain ?? ERROR_DOMAIN,
+            metadata: error.errorInfo.metadata ?? {},
+          }),
+        ),
+      );
+    }
+    return create(StatusSchema, { code: error.code, message: error.message, details });
+  }
+  const id = randomBytes(6).toString('hex');
+  log.error({ err: error, errorId: id }, 'unexpected error');
+  return create(StatusSchema, { code: Code.INTERNAL, message: `Internal error (error id ${id}).` });
+}

@@ -1,4 +1,5 @@
 import { createRegistry, type DescMessage, type DescService, type Registry } from '@bufbuild/protobuf';
+import { file_google_protobuf_empty } from '@bufbuild/protobuf/wkt';
 import { file_google_cloud_developerconnect_v1_developer_connect } from '../gen/google/cloud/developerconnect/v1/developer_connect_pb.js';
 import { file_google_cloud_developerconnect_v1_insights_config } from '../gen/google/cloud/developerconnect/v1/insights_config_pb.js';
 import { file_google_cloud_location_locations } from '../gen/google/cloud/location/locations_pb.js';
@@ -14,6 +15,7 @@ export const registry: Registry = createRegistry(
   file_google_longrunning_operations,
   file_google_rpc_error_details,
   file_google_rpc_status,
+  file_google_protobuf_empty,
 );
 
 /** The services the server answers, in the order they are registered on both transports. */

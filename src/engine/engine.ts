@@ -150,6 +150,8 @@ export class Engine {
     const controller = new AbortController();
     const done = new Promise<void>((resolve) => setImmediate(resolve))
       .then(() => this.execute(record, handler, controller.signal))
+      // A failed final write leaves the operation unfinished in the store; the next start resumes or fails it.
+      .catch((error: unknown) => this.log.error({ err: error, operation: record.name }, 'could not record the outcome of an operation'))
       .finally(() => this.running.delete(record.name));
     this.running.set(record.name, { controller, done });
   }

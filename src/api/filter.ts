@@ -24,16 +24,11 @@
  * Every failure is an ApiError INVALID_ARGUMENT whose message gives the 1-based position and a
  * snippet of the filter, because the person reading it usually typed the filter by hand.
  */
+import type { CompareOp, FilterExpr, FilterValue } from '../store/filter-expr.js';
 import { ApiError, Code } from './errors.js';
 
 export type FieldType = 'string' | 'bool' | 'int';
-export type FilterValue = string | number | boolean;
-export type CompareOp = '=' | '!=' | '<' | '<=' | '>' | '>=';
-export type FilterExpr =
-  | { kind: 'and'; args: FilterExpr[] }
-  | { kind: 'or'; args: FilterExpr[] }
-  | { kind: 'not'; arg: FilterExpr }
-  | { kind: 'compare'; field: string; op: CompareOp; value: FilterValue };
+export type { CompareOp, FilterExpr, FilterValue };
 
 /** Longer filters are rejected outright: nobody types them, and they bound the parser's work. */
 export const MAX_FILTER_LENGTH = 2000;

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
 import { Code } from '../gen/google/rpc/code_pb.js';
-import type { FilterExpr } from '../api/filter.js';
+import type { FilterExpr } from '../store/filter-expr.js';
 import { ResourceExistsError, type OperationRecord, type Outcome, type Page, type Store } from '../store/store.js';
 import { OperationFailure, type HandlerResult, type OperationHandler } from './handler.js';
 import { Waiters } from './waiters.js';

@@ -2,7 +2,7 @@
  * Compiles a parsed AIP-160 filter (src/api/filter.ts) into a SQL boolean expression that runs
  * unchanged on SQLite and PostgreSQL, apart from placeholder syntax (see toNumberedPlaceholders).
  */
-import type { FilterExpr, FilterValue } from '../api/filter.js';
+import type { FilterExpr, FilterValue } from './filter-expr.js';
 
 export interface SqlFragment {
   sql: string;

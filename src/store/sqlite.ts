@@ -1,7 +1,7 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
-import type { FilterExpr } from '../api/filter.js';
+import type { FilterExpr } from './filter-expr.js';
 import { compileFilter } from './filter-sql.js';
 import { loadMigrations } from './migrations.js';
 import {

@@ -1,4 +1,4 @@
-import type { FilterExpr } from '../api/filter.js';
+import type { FilterExpr } from './filter-expr.js';
 
 /** A stored `google.protobuf.Any`: kept as type URL and bytes so the store needs no proto knowledge. */
 export interface StoredAny {

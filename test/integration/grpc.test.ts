@@ -72,9 +72,10 @@ describe('gRPC on the shared port', () => {
       ['grpc', 'reflection', 'v1', 'ServerReflection'],
       address,
     );
-    const stream = (client as unknown as { ServerReflectionInfo: () => grpc.ClientDuplexStream<object, { listServicesResponse?: { service: { name: string }[] } }> }).ServerReflectionInfo();
+    type ReflectionResponse = { listServicesResponse?: { service: { name: string }[] } };
+    const stream = (client as unknown as { ServerReflectionInfo: () => grpc.ClientDuplexStream<object, ReflectionResponse> }).ServerReflectionInfo();
     const answer = new Promise<string[]>((resolve, reject) => {
-      stream.on('data', (r) => resolve((r.listServicesResponse?.service ?? []).map((s) => s.name)));
+      stream.on('data', (r: ReflectionResponse) => resolve((r.listServicesResponse?.service ?? []).map((s) => s.name)));
       stream.on('error', reject);
     });
     stream.write({ listServices: '' });

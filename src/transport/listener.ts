@@ -17,6 +17,10 @@ export class DualProtocolListener {
 
   constructor(grpcServer: grpc.Server, rest: RequestListener) {
     this.http = createHttpServer({ keepAliveTimeout: 65_000 }, rest);
+    // node:http tracks connections (closeIdleConnections, headers/request timeouts) from its own
+    // 'listening' event, which a server that is handed sockets never emits: without this, close()
+    // waits the whole grace period for every idle keep-alive client.
+    this.http.emit('listening');
     this.injector = grpcServer.createConnectionInjector(grpc.ServerCredentials.createInsecure());
     this.net = createNetServer({ noDelay: true }, (socket) => this.route(socket));
   }

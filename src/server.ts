@@ -7,6 +7,7 @@ import { LocationsApi } from './api/locations.js';
 import { MethodTable } from './api/methods.js';
 import { OperationsApi } from './api/operations.js';
 import { PageTokens } from './api/page-token.js';
+import { AllowEverything, NoAuthentication } from './auth/none.js';
 import { Engine } from './engine/engine.js';
 import { services } from './proto/registry.js';
 import { SqliteStore } from './store/sqlite.js';
@@ -21,6 +22,10 @@ export interface ServerOptions {
   /** Directory of the SQLite file and server secrets; ':memory:' keeps nothing. */
   dataDir: string;
   operationDelayMs: number;
+  /** Only `none` so far: every call acts as `noAuthPrincipal` with every permission. */
+  auth?: 'none';
+  /** The principal of `--auth none` (default `user:dev@localhost`). */
+  noAuthPrincipal?: string;
   logger?: Logger;
 }
 
@@ -40,16 +45,20 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   const store = SqliteStore.open(options.dataDir);
   const engine = new Engine(store, log.child({ component: 'engine' }));
   const tokens = new PageTokens(secret(options.dataDir, 'page-token.key'));
-  const methods = new MethodTable({
-    operations: new OperationsApi(engine, tokens),
-    locations: new LocationsApi(tokens),
-    connections: new ConnectionsApi(engine, store, tokens, { operationDelayMs: options.operationDelayMs }),
-  });
+  const authenticator = new NoAuthentication(options.noAuthPrincipal ?? 'user:dev@localhost');
+  const methods = new MethodTable(
+    {
+      operations: new OperationsApi(engine, tokens),
+      locations: new LocationsApi(tokens),
+      connections: new ConnectionsApi(engine, store, tokens, { operationDelayMs: options.operationDelayMs }),
+    },
+    new AllowEverything(),
+  );
   const recovered = await engine.recover();
   if (recovered.resumed + recovered.failed > 0) log.info(recovered, 'recovered unfinished operations');
 
-  const { server: grpcServer } = createGrpcServer(services, methods, log.child({ component: 'grpc' }));
-  const rest = new RestTransport(services, methods, log.child({ component: 'rest' }));
+  const { server: grpcServer } = createGrpcServer(services, methods, authenticator, log.child({ component: 'grpc' }));
+  const rest = new RestTransport(services, methods, authenticator, log.child({ component: 'rest' }));
   const listener = new DualProtocolListener(grpcServer, rest.handle);
   const address = await listener.listen(options.host, options.port);
   const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;

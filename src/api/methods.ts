@@ -4,52 +4,79 @@ import { Locations } from '../gen/google/cloud/location/locations_pb.js';
 import { Operations } from '../gen/google/longrunning/operations_pb.js';
 import type { ConnectionsApi } from './connections.js';
 import type { CallContext } from './context.js';
+import { CLOUD_PLATFORM_SCOPE, type Authorizer, type Principal } from '../auth/principal.js';
 import { ApiError, Code } from './errors.js';
 import type { LocationsApi } from './locations.js';
 import type { OperationsApi } from './operations.js';
 
 type Implementation = (request: Message, context: CallContext) => Promise<Message>;
 
+interface Entry {
+  implementation: Implementation;
+  /** The IAM permission the method requires, and the resource it is checked on. */
+  permission: string;
+  resourceOf: (request: Message) => string;
+}
+
 /** The implemented methods by full name (`google.longrunning.Operations.GetOperation`); both transports dispatch through it. */
 export class MethodTable {
-  private readonly implementations = new Map<string, Implementation>();
+  private readonly entries = new Map<string, Entry>();
 
-  constructor(apis: { operations: OperationsApi; locations: LocationsApi; connections: ConnectionsApi }) {
+  constructor(
+    apis: { operations: OperationsApi; locations: LocationsApi; connections: ConnectionsApi },
+    private readonly authorizer: Authorizer,
+  ) {
     const { operations, locations, connections } = apis;
-    this.add(Operations.method.getOperation, (r) => operations.getOperation(r));
-    this.add(Operations.method.listOperations, (r) => operations.listOperations(r));
-    this.add(Operations.method.cancelOperation, (r) => operations.cancelOperation(r));
-    this.add(Operations.method.deleteOperation, (r) => operations.deleteOperation(r));
-    this.add(Operations.method.waitOperation, (r, c) => operations.waitOperation(r, c));
-    this.add(Locations.method.getLocation, (r) => locations.getLocation(r));
-    this.add(Locations.method.listLocations, (r) => locations.listLocations(r));
-    this.add(DeveloperConnect.method.createConnection, (r) => connections.createConnection(r));
-    this.add(DeveloperConnect.method.getConnection, (r) => connections.getConnection(r));
-    this.add(DeveloperConnect.method.listConnections, (r) => connections.listConnections(r));
-    this.add(DeveloperConnect.method.deleteConnection, (r) => connections.deleteConnection(r));
+    const name = (r: { name: string }) => r.name;
+    const parent = (r: { parent: string }) => r.parent;
+    this.add(Operations.method.getOperation, 'developerconnect.operations.get', name, (r) => operations.getOperation(r));
+    this.add(Operations.method.listOperations, 'developerconnect.operations.list', name, (r) => operations.listOperations(r));
+    this.add(Operations.method.cancelOperation, 'developerconnect.operations.cancel', name, (r) => operations.cancelOperation(r));
+    this.add(Operations.method.deleteOperation, 'developerconnect.operations.delete', name, (r) => operations.deleteOperation(r));
+    this.add(Operations.method.waitOperation, 'developerconnect.operations.get', name, (r, c) => operations.waitOperation(r, c));
+    this.add(Locations.method.getLocation, 'developerconnect.locations.get', name, (r) => locations.getLocation(r));
+    this.add(Locations.method.listLocations, 'developerconnect.locations.list', name, (r) => locations.listLocations(r));
+    this.add(DeveloperConnect.method.createConnection, 'developerconnect.connections.create', parent, (r) => connections.createConnection(r));
+    this.add(DeveloperConnect.method.getConnection, 'developerconnect.connections.get', name, (r) => connections.getConnection(r));
+    this.add(DeveloperConnect.method.listConnections, 'developerconnect.connections.list', parent, (r) => connections.listConnections(r));
+    this.add(DeveloperConnect.method.deleteConnection, 'developerconnect.connections.delete', name, (r) => connections.deleteConnection(r));
   }
 
-  /** Runs a method; one not built yet answers UNIMPLEMENTED with its name. */
-  call(method: DescMethod, request: Message, context: CallContext): Promise<Message> {
-    const implementation = this.implementations.get(method.parent.typeName + '.' + method.name);
-    if (!implementation) {
-      return Promise.reject(
-        new ApiError(
-          Code.UNIMPLEMENTED,
-          `Method ${method.parent.typeName}.${method.name} is not implemented by devconnect-emulator yet.`,
-        ),
-      );
+  /**
+   * Runs a method for an authenticated caller: the OAuth scope first, then the IAM permission on
+   * the resource named in the request, then the method. One not built yet answers UNIMPLEMENTED.
+   */
+  async call(method: DescMethod, request: Message, context: CallContext): Promise<Message> {
+    requireScope(context.principal, `${method.parent.typeName}.${method.name}`);
+    const entry = this.entries.get(method.parent.typeName + '.' + method.name);
+    if (!entry) {
+      throw new ApiError(Code.UNIMPLEMENTED, `Method ${method.parent.typeName}.${method.name} is not implemented by devconnect-emulator yet.`);
     }
-    return implementation(request, context);
+    await this.authorizer.check(context.principal, entry.permission, entry.resourceOf(request));
+    return entry.implementation(request, context);
   }
 
   private add<I extends DescMessage, O extends DescMessage>(
     method: DescMethod & { input: I; output: O },
+    permission: string,
+    resourceOf: (request: MessageShape<I>) => string,
     implementation: (request: MessageShape<I>, context: CallContext) => Promise<MessageShape<O>>,
   ): void {
     // The transports decode every request with `method.input`, so the request has this shape.
-    this.implementations.set(method.parent.typeName + '.' + method.name, (request, context) =>
-      implementation(request as MessageShape<I>, context),
-    );
+    this.entries.set(method.parent.typeName + '.' + method.name, {
+      permission,
+      resourceOf: (request) => resourceOf(request as MessageShape<I>),
+      implementation: (request, context) => implementation(request as MessageShape<I>, context),
+    });
   }
+}
+
+/** Every method requires the cloud-platform scope; a token without it is refused as Google does. */
+function requireScope(principal: Principal, method: string): void {
+  if (principal.scopes.includes(CLOUD_PLATFORM_SCOPE)) return;
+  throw new ApiError(Code.PERMISSION_DENIED, 'Request had insufficient authentication scopes.', {
+    reason: 'ACCESS_TOKEN_SCOPE_INSUFFICIENT',
+    domain: 'googleapis.com',
+    metadata: { service: 'developerconnect.googleapis.com', method },
+  });
 }

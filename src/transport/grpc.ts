@@ -7,6 +7,7 @@ import { ReflectionService } from '@grpc/reflection';
 import { HealthImplementation } from 'grpc-health-check';
 import type { Logger } from 'pino';
 import type { MethodTable } from '../api/methods.js';
+import type { Authenticator } from '../auth/principal.js';
 import { StatusSchema } from '../gen/google/rpc/status_pb.js';
 import { toStatus } from './status.js';
 
@@ -29,11 +30,15 @@ function serviceDefinition(service: DescService): grpc.ServiceDefinition {
   );
 }
 
-function unaryHandler(method: DescMethod, methods: MethodTable, log: Logger): grpc.handleUnaryCall<Message, Message> {
+function unaryHandler(method: DescMethod, methods: MethodTable, authenticator: Authenticator, log: Logger): grpc.handleUnaryCall<Message, Message> {
   return (call, callback) => {
     const controller = new AbortController();
     call.on('cancelled', () => controller.abort(new Error('call cancelled')));
-    methods.call(method, call.request, { signal: controller.signal }).then(
+    const [authorization] = call.metadata.get('authorization');
+    authenticator
+      .authenticate(typeof authorization === 'string' ? authorization : undefined)
+      .then((principal) => methods.call(method, call.request, { signal: controller.signal, principal }))
+      .then(
       (response) => callback(null, response),
       (error: unknown) => {
         const status = toStatus(error, log);
@@ -57,11 +62,16 @@ function reflectionDefinition(): protoLoader.PackageDefinition {
 }
 
 /** A grpc-js server with the API services, grpc.health.v1.Health and server reflection. */
-export function createGrpcServer(services: readonly DescService[], methods: MethodTable, log: Logger): { server: grpc.Server; health: HealthImplementation } {
+export function createGrpcServer(
+  services: readonly DescService[],
+  methods: MethodTable,
+  authenticator: Authenticator,
+  log: Logger,
+): { server: grpc.Server; health: HealthImplementation } {
   const server = new grpc.Server();
   for (const service of services) {
     const implementation: grpc.UntypedServiceImplementation = {};
-    for (const method of service.methods) implementation[method.name] = unaryHandler(method, methods, log);
+    for (const method of service.methods) implementation[method.name] = unaryHandler(method, methods, authenticator, log);
     server.addService(serviceDefinition(service), implementation);
   }
   const health = new HealthImplementation({ '': 'SERVING', ...Object.fromEntries(services.map((s) => [s.typeName, 'SERVING'])) });

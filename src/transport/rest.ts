@@ -3,6 +3,7 @@ import { toJson, type DescService, type JsonObject } from '@bufbuild/protobuf';
 import type { Logger } from 'pino';
 import { ApiError, Code } from '../api/errors.js';
 import type { MethodTable } from '../api/methods.js';
+import type { Authenticator } from '../auth/principal.js';
 import { StatusSchema } from '../gen/google/rpc/status_pb.js';
 import { registry } from '../proto/registry.js';
 import { httpRoutes, type HttpRoute } from './http-rules.js';
@@ -18,6 +19,7 @@ export class RestTransport {
   constructor(
     services: readonly DescService[],
     private readonly methods: MethodTable,
+    private readonly authenticator: Authenticator,
     private readonly log: Logger,
   ) {
     this.routes = new Map();
@@ -41,14 +43,17 @@ export class RestTransport {
     try {
       const url = new URL(req.url ?? '/', 'http://localhost');
       const found = this.match(req.method ?? 'GET', url.pathname);
+      const principal = await this.authenticator.authenticate(req.headers.authorization);
       const body = await readBody(req);
       const call = transcode(found.route, found.captures, url.searchParams, body);
       enumAsInteger = call.enumAsInteger;
-      const response = await this.methods.call(found.route.method, call.request, { signal: controller.signal });
+      const response = await this.methods.call(found.route.method, call.request, { signal: controller.signal, principal });
       send(res, 200, toJson(found.route.method.output, response, { registry, enumAsInteger }));
     } catch (error) {
       const status = toStatus(error, this.log);
       const json = toJson(StatusSchema, status, { registry, enumAsInteger }) as JsonObject;
+      // RFC 6750: a refused credential is answered with a Bearer challenge.
+      if (status.code === Code.UNAUTHENTICATED) res.setHeader('www-authenticate', 'Bearer realm="devconnect-emulator", error="invalid_token"');
       send(res, httpStatusOf(status.code), {
         error: { code: httpStatusOf(status.code), message: status.message, status: Code[status.code], details: json.details ?? [] },
       });

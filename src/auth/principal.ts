@@ -1,0 +1,22 @@
+/** Who is calling, as IAM sees it: a member string and the OAuth scopes of the credential. */
+export interface Principal {
+  /** An IAM member: `user:alice@example.com`, `serviceAccount:ci@proj.iam.gserviceaccount.com`. */
+  readonly member: string;
+  readonly scopes: readonly string[];
+}
+
+/** The one scope every Developer Connect, Locations and Operations method requires. */
+export const CLOUD_PLATFORM_SCOPE = 'https://www.googleapis.com/auth/cloud-platform';
+
+/** Turns the `Authorization` header of a call into a principal, or throws ApiError UNAUTHENTICATED. */
+export interface Authenticator {
+  authenticate(authorization: string | undefined): Promise<Principal>;
+}
+
+/** Decides whether a principal holds a permission on a resource (IAM). */
+export interface Authorizer {
+  /** Throws ApiError PERMISSION_DENIED, in Google's words and with an ErrorInfo, unless permitted. */
+  check(principal: Principal, permission: string, resource: string): Promise<void>;
+  /** The subset of `permissions` the principal holds on `resource` (testIamPermissions). */
+  permitted(principal: Principal, resource: string, permissions: readonly string[]): Promise<string[]>;
+}

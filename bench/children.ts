@@ -1,0 +1,156 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+/** The repository root (bench/..), so the bench runs from any working directory. */
+export const ROOT = resolve(fileURLToPath(new URL('..', import.meta.url)));
+
+export interface Child {
+  pid: number;
+  url: string;
+  /** SIGTERM, then SIGKILL after `graceMs`; resolves when the process is gone. Idempotent. */
+  stop(graceMs?: number): Promise<void>;
+}
+
+const alive = new Map<number, ChildProcess>();
+const tempDirs = new Set<string>();
+
+/** Last resort: whatever is still running when this process exits is killed by its PID. */
+function killAll(): void {
+  for (const [pid, child] of alive) {
+    if (child.exitCode === null && child.signalCode === null) {
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {
+        // already gone
+      }
+    }
+  }
+  alive.clear();
+  for (const dir of tempDirs) rmSync(dir, { recursive: true, force: true });
+  tempDirs.clear();
+}
+process.on('exit', killAll);
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.once(signal, () => {
+    killAll();
+    process.exit(130);
+  });
+}
+
+/** CPU seconds (user + system) a process has used so far, from /proc (Linux); NaN elsewhere. */
+export function cpuSeconds(pid: number): number {
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
+    return (Number(fields[11]) + Number(fields[12])) / 100; // utime + stime, in USER_HZ (100 on Linux)
+  } catch {
+    return NaN;
+  }
+}
+
+export function tempDir(prefix: string): string {
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  tempDirs.add(dir);
+  return dir;
+}
+
+/** Spawns `node ...args` and resolves once it prints `http://host:port` on stdout. */
+function spawnServer(label: string, args: string[], timeoutMs = 20_000): Promise<Child> {
+  const child = spawn(process.execPath, args, { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+  if (child.pid === undefined) return Promise.reject(new Error(`${label}: spawn failed`));
+  const pid = child.pid;
+  alive.set(pid, child);
+  const exited = new Promise<void>((done) => child.once('exit', () => done()));
+  void exited.then(() => alive.delete(pid));
+  let stderr = '';
+  child.stderr?.setEncoding('utf8').on('data', (d: string) => {
+    stderr += d;
+    if (stderr.length > 20_000) stderr = stderr.slice(-10_000);
+    if (process.env.BENCH_CHILD_STDERR) process.stderr.write(`[${label}] ${d}`);
+  });
+  let stopping: Promise<void> | undefined;
+  const stop = (graceMs = 5_000): Promise<void> => {
+    stopping ??= (async () => {
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      process.kill(pid, 'SIGTERM');
+      const timer = setTimeout(() => {
+        try {
+          process.kill(pid, 'SIGKILL');
+        } catch {
+          // already gone
+        }
+      }, graceMs);
+      await exited;
+      clearTimeout(timer);
+    })();
+    return stopping;
+  };
+  return new Promise<Child>((ok, fail) => {
+    let stdout = '';
+    let found = false;
+    const timer = setTimeout(() => {
+      void stop(0);
+      fail(new Error(`${label}: no URL on stdout after ${timeoutMs} ms\n${stderr}`));
+    }, timeoutMs);
+    child.stdout?.setEncoding('utf8').on('data', (d: string) => {
+      if (found) return; // later output is ignored (but still drained)
+      stdout += d;
+      const m = /http:\/\/[^\s)]+/.exec(stdout);
+      if (!m) return;
+      found = true;
+      clearTimeout(timer);
+      ok({ pid, url: m[0], stop });
+    });
+    child.once('exit', (code, signal) => {
+      clearTimeout(timer);
+      fail(new Error(`${label}: exited early (code ${code}, signal ${signal})\n${stderr}`));
+    });
+  });
+}
+
+/** The emulator under test, built (dist/), in its own process with its own data directory. */
+export function startEmulator(operationDelay: string, nodeFlags: string[] = []): Promise<Child> {
+  const dataDir = tempDir('devconnect-bench-');
+  return spawnServer(`emulator ${operationDelay}`, [
+    ...nodeFlags,
+    join(ROOT, 'dist/cli/main.js'),
+    'serve',
+    '--host',
+    '127.0.0.1',
+    '--port',
+    '0',
+    '--data-dir',
+    dataDir,
+    '--operation-delay',
+    operationDelay,
+    '--log-level',
+    'warn',
+  ]);
+}
+
+/**
+ * The baseline: a bare node:http server answering every request (after reading its body) with
+ * one fixed JSON body, padded to exactly `bodyBytes`, with the emulator's response headers.
+ * The body says `done: true`, so the lifecycle loop finishes on the first GET, as it does against the emulator.
+ */
+const BASELINE_SCRIPT = `
+const http = require('node:http');
+const size = Number(process.argv[1]);
+const head = '{"name":"projects/demo/locations/us-central1/operations/operation-baseline","done":true,"pad":"';
+const pad = size - Buffer.byteLength(head) - 2;
+if (pad < 0) throw new Error('body size too small: ' + size);
+const body = Buffer.from(head + 'x'.repeat(pad) + '"}');
+const headers = { 'content-type': 'application/json; charset=utf-8', 'content-length': body.length };
+const server = http.createServer({ keepAliveTimeout: 65000, noDelay: true }, (req, res) => {
+  req.on('data', () => {});
+  req.on('end', () => { res.writeHead(200, headers); res.end(body); });
+});
+server.listen(0, '127.0.0.1', () => process.stdout.write('baseline serving on http://127.0.0.1:' + server.address().port + '\\n'));
+process.on('SIGTERM', () => process.exit(0));
+`;
+
+export function startBaseline(bodyBytes: number): Promise<Child> {
+  return spawnServer('baseline', ['-e', BASELINE_SCRIPT, String(bodyBytes)]);
+}

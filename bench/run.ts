@@ -1,0 +1,141 @@
+/**
+ * `npm run bench`: the emulator (dist/, built first) and a bare node:http baseline each run in a
+ * child process; the load generators run in this process. Every figure is a median of rounds,
+ * with its baseline measured in the same run, rounds interleaved. Ends with one `BENCH_JSON {...}` line.
+ *
+ * Environment: BENCH_QUICK=1 (fewer, shorter rounds), BENCH_CPU_PROF=<dir> (V8 CPU profile of the
+ * emulator child of benchmarks 1-2, written when it exits), BENCH_CHILD_STDERR=1 (show the children's stderr).
+ */
+import { cpus } from 'node:os';
+import { resolve } from 'node:path';
+import { runCancel, Waiter, type CancelSamples } from './cancel.js';
+import { cpuSeconds, startBaseline, startEmulator, type Child } from './children.js';
+import { hammer, type LoadResult } from './get-operation.js';
+import { callJson, HttpClient } from './http-client.js';
+import { CREATE_BODY, PARENT, runLifecycle, type LifecycleResult } from './lifecycle.js';
+import { report, summarizeCancel, summarizeLife, summarizeLoad, type Metered } from './report.js';
+import { fmt, log, percentile, sleep } from './stats.js';
+
+const quick = process.env.BENCH_QUICK === '1';
+const CONFIG = {
+  getConnections: 50,
+  getRounds: quick ? 3 : 5,
+  getSeconds: quick ? 2 : 3,
+  lifeConcurrency: 64,
+  lifeRounds: quick ? 3 : 5,
+  lifeWarmupMs: 500,
+  lifeMeasureMs: quick ? 2000 : 3000,
+  cancelRounds: 3,
+  cancelCount: quick ? 100 : 200,
+  cancelParkMs: 15,
+};
+const LOADGEN =
+  'node:http request() on a keep-alive Agent (maxSockets = K); measured against fetch (undici) on the bare server: ' +
+  '~70 vs ~500 µs of client CPU per lifecycle, fetch topping out near 2k lifecycles/s';
+
+const children: Child[] = [];
+async function launch(start: Promise<Child>): Promise<Child> {
+  const child = await start;
+  children.push(child);
+  return child;
+}
+
+/** Runs one round and adds the CPU used per unit (request, lifecycle) by the server child and by this process. */
+async function metered<T>(pid: number, run: () => Promise<T>, units: (result: T) => number): Promise<T & Metered> {
+  const server0 = cpuSeconds(pid);
+  const client0 = process.cpuUsage();
+  const result = await run();
+  const client = process.cpuUsage(client0);
+  const n = units(result);
+  return { ...result, serverCpuUs: ((cpuSeconds(pid) - server0) * 1e6) / n, clientCpuUs: (client.user + client.system) / n };
+}
+
+/** Creates one connection and returns its done operation's name and the GetOperation body size in bytes. */
+async function doneOperation(client: HttpClient): Promise<{ name: string; bytes: number }> {
+  const op = await callJson(client, 'POST', `/v1/${PARENT}/connections?connectionId=bench-get-target`, CREATE_BODY);
+  for (let i = 0; i < 1000; i++) {
+    const reply = await client.call('GET', `/v1/${String(op.name)}`);
+    if ((JSON.parse(reply.body) as { done?: boolean }).done === true) return { name: String(op.name), bytes: Buffer.byteLength(reply.body) };
+    await sleep(5);
+  }
+  throw new Error('the GetOperation target never finished');
+}
+
+async function main(): Promise<void> {
+  log(`bench: ${cpus().length} CPUs, node ${process.version}${quick ? ', quick mode' : ''}`);
+  const profDir = process.env.BENCH_CPU_PROF ? resolve(process.env.BENCH_CPU_PROF) : undefined;
+  const emulator = await launch(startEmulator('0s', profDir ? ['--cpu-prof', '--cpu-prof-dir', profDir] : []));
+  const emuClient = new HttpClient(emulator.url, CONFIG.lifeConcurrency);
+  const target = await doneOperation(emuClient);
+  const baseline = await launch(startBaseline(target.bytes));
+  const baseClient = new HttpClient(baseline.url, CONFIG.lifeConcurrency);
+  const baseReply = await baseClient.call('GET', `/v1/${target.name}`);
+  if (Buffer.byteLength(baseReply.body) !== target.bytes) throw new Error('the baseline body size differs from the GetOperation body');
+  log(`emulator pid ${emulator.pid} at ${emulator.url}; baseline pid ${baseline.pid} at ${baseline.url}; GetOperation body ${target.bytes} bytes`);
+
+  // 1. GetOperation over REST versus the bare server, rounds interleaved.
+  const load = { connections: CONFIG.getConnections, seconds: CONFIG.getSeconds };
+  const getRound = (child: Child): Promise<LoadResult & Metered> =>
+    metered(child.pid, () => hammer(`${child.url}/v1/${target.name}`, load), (r) => r.requests);
+  await hammer(`${emulator.url}/v1/${target.name}`, { ...load, seconds: 1 });
+  await hammer(`${baseline.url}/v1/${target.name}`, { ...load, seconds: 1 });
+  const getEmu: (LoadResult & Metered)[] = [];
+  const getBase: (LoadResult & Metered)[] = [];
+  for (let i = 0; i < CONFIG.getRounds; i++) {
+    const e = await getRound(emulator);
+    const b = await getRound(baseline);
+    getEmu.push(e);
+    getBase.push(b);
+    log(`GetOperation round ${i + 1}: emulator ${fmt(e.rps)} req/s p99 ${e.p99Ms} ms, baseline ${fmt(b.rps)} req/s p99 ${b.p99Ms} ms`);
+  }
+
+  // 2. Create→done lifecycles, K concurrent clients, versus the same loop against the bare server.
+  const life = { concurrency: CONFIG.lifeConcurrency, warmupMs: CONFIG.lifeWarmupMs, measureMs: CONFIG.lifeMeasureMs };
+  const lifeRound = (child: Child, client: HttpClient, idPrefix: string): Promise<LifecycleResult & Metered> =>
+    metered(child.pid, () => runLifecycle(client, { ...life, idPrefix }), (r) => r.total);
+  const lifeEmu: (LifecycleResult & Metered)[] = [];
+  const lifeBase: (LifecycleResult & Metered)[] = [];
+  for (let i = 0; i < CONFIG.lifeRounds; i++) {
+    const e = await lifeRound(emulator, emuClient, `life-r${i}`);
+    const b = await lifeRound(baseline, baseClient, `base-r${i}`);
+    lifeEmu.push(e);
+    lifeBase.push(b);
+    log(`lifecycle round ${i + 1}: emulator ${fmt(e.opsPerSec)}/s (${fmt(e.serverCpuUs)} µs server CPU each), baseline ${fmt(b.opsPerSec)}/s`);
+  }
+  emuClient.close();
+  baseClient.close();
+  await Promise.all([emulator.stop(), baseline.stop()]);
+  if (profDir) log(`CPU profile of the emulator written to ${profDir}`);
+
+  // 3. Cancel latency: REST :cancel until a pending gRPC WaitOperation receives the done operation.
+  const slow = await launch(startEmulator('60s'));
+  const slowClient = new HttpClient(slow.url, 4);
+  const waiter = new Waiter(slow.url);
+  const cancelOptions = { count: CONFIG.cancelCount, parkMs: CONFIG.cancelParkMs };
+  await runCancel(slowClient, waiter, { ...cancelOptions, count: 10, idPrefix: 'cancel-warm' });
+  const cancelRounds: CancelSamples[] = [];
+  for (let i = 0; i < CONFIG.cancelRounds; i++) {
+    const r = await runCancel(slowClient, waiter, { ...cancelOptions, idPrefix: `cancel-r${i}` });
+    cancelRounds.push(r);
+    log(`cancel round ${i + 1}: p50 ${fmt(percentile(r.cancelToDone, 50), 2)} ms, p99 ${fmt(percentile(r.cancelToDone, 99), 2)} ms`);
+  }
+  waiter.close();
+  slowClient.close();
+  await slow.stop();
+
+  report({
+    config: { ...CONFIG, bodyBytes: target.bytes, loadGenerator: LOADGEN, cpus: cpus().length, node: process.version },
+    getOperation: { emulator: summarizeLoad(getEmu), baseline: summarizeLoad(getBase) },
+    lifecycle: { emulator: summarizeLife(lifeEmu), baseline: summarizeLife(lifeBase) },
+    cancel: summarizeCancel(cancelRounds),
+  });
+}
+
+main()
+  .catch((error: unknown) => {
+    console.error(error);
+    process.exitCode = 1;
+  })
+  .finally(async () => {
+    await Promise.all(children.map((c) => c.stop(3_000)));
+  });

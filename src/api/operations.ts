@@ -14,6 +14,7 @@ import {
 import type { CallContext } from './context.js';
 import { ApiError, Code } from './errors.js';
 import { parseFilter, type FieldType } from './filter.js';
+import { DoneOperations } from './done-operations.js';
 import { parseLocationName, parseOperationName } from './names.js';
 import { toOperationMessage } from './operation-message.js';
 import { pageSize, type PageTokens } from './page-token.js';
@@ -31,16 +32,22 @@ const MAX_WAIT_MS = 60_000;
 
 /** The `google.longrunning.Operations` mixin of Developer Connect. */
 export class OperationsApi {
+  private readonly done = new DoneOperations();
+
   constructor(
     private readonly engine: Engine,
     private readonly tokens: PageTokens,
   ) {}
 
   async getOperation(request: GetOperationRequest): Promise<Operation> {
+    const cached = this.done.get(request.name);
+    if (cached) return cached;
     parseOperationName(request.name);
     const record = await this.engine.get(request.name);
     if (!record) throw notFound(request.name);
-    return toOperationMessage(record);
+    const operation = toOperationMessage(record);
+    this.done.remember(operation);
+    return operation;
   }
 
   async listOperations(request: ListOperationsRequest): Promise<ListOperationsResponse> {
@@ -72,7 +79,9 @@ export class OperationsApi {
 
   async deleteOperation(request: DeleteOperationRequest): Promise<Empty> {
     parseOperationName(request.name);
-    if (!(await this.engine.delete(request.name))) throw notFound(request.name);
+    const deleted = await this.engine.delete(request.name);
+    this.done.forget(request.name);
+    if (!deleted) throw notFound(request.name);
     return create(EmptySchema);
   }
 

@@ -1,6 +1,6 @@
 import { createRequire } from 'node:module';
 import { dirname } from 'node:path';
-import { fromBinary, toBinary, type DescMethod, type DescService, type Message } from '@bufbuild/protobuf';
+import { fromBinary, toBinary, type DescMessage, type DescMethod, type DescService, type Message } from '@bufbuild/protobuf';
 import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
 import { ReflectionService } from '@grpc/reflection';
@@ -10,6 +10,18 @@ import type { MethodTable } from '../api/methods.js';
 import type { Authenticator } from '../auth/principal.js';
 import { StatusSchema } from '../gen/google/rpc/status_pb.js';
 import { toStatus } from './status.js';
+
+// Responses that are shared and frozen (cached done operations) are encoded once.
+const encoded = new WeakMap<Message, Buffer>();
+
+function encodeBinary(schema: DescMessage, message: Message): Buffer {
+  let bytes = encoded.get(message);
+  if (bytes === undefined) {
+    bytes = Buffer.from(toBinary(schema, message));
+    encoded.set(message, bytes);
+  }
+  return bytes;
+}
 
 /** Builds a grpc-js service definition whose (de)serializers are protobuf-es, from a service descriptor. */
 function serviceDefinition(service: DescService): grpc.ServiceDefinition {
@@ -23,7 +35,7 @@ function serviceDefinition(service: DescService): grpc.ServiceDefinition {
       originalName: method.localName,
       requestSerialize: (m: Message) => Buffer.from(toBinary(method.input, m)),
       requestDeserialize: (b: Buffer) => fromBinary(method.input, b),
-      responseSerialize: (m: Message) => Buffer.from(toBinary(method.output, m)),
+      responseSerialize: (m: Message) => encodeBinary(method.output, m),
       responseDeserialize: (b: Buffer) => fromBinary(method.output, b),
       },
     ]),

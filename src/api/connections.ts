@@ -1,4 +1,4 @@
-import { randomBytes, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import { clone, create, fromBinary, toBinary } from '@bufbuild/protobuf';
 import { anyPack, EmptySchema, timestampNow } from '@bufbuild/protobuf/wkt';
 import type { Engine } from '../engine/engine.js';
@@ -82,7 +82,7 @@ export class ConnectionsApi {
     Object.assign(connection, {
       name,
       uid: randomUUID(),
-      etag: randomBytes(12).toString('base64url'),
+      etag: randomUUID().replaceAll('-', '').slice(0, 16),
       reconciling: false,
       installationState: create(InstallationStateSchema, { stage: InstallationState_Stage.COMPLETE }),
       createTime: undefined,
@@ -155,12 +155,12 @@ export class ConnectionsApi {
       kind: 'connections.create',
       cancellable: true,
       afterRestart: 'resume',
-      run: async (raw, { signal }) => {
+      run: async (raw, { signal, resumed }) => {
         const input = JSON.parse(raw) as CreateInput;
         const connection = fromBinary(ConnectionSchema, Buffer.from(input.connection, 'base64'));
         await pause(this.options.operationDelayMs, signal);
         // Resumed after a crash that came after the commit: the work is already done.
-        const existing = await this.store.getResource(connection.name);
+        const existing = resumed ? await this.store.getResource(connection.name) : undefined;
         if (existing) {
           const stored = fromBinary(ConnectionSchema, existing.data);
           if (stored.uid === connection.uid) return { response: anyPack(ConnectionSchema, stored) };

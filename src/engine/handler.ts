@@ -5,6 +5,8 @@ export interface OperationContext {
   readonly name: string;
   /** Aborted when cancellation is requested or the server shuts down; every blocking await takes it. */
   readonly signal: AbortSignal;
+  /** True when a restarted server runs the operation again: the work may already be partly or wholly done. */
+  readonly resumed: boolean;
   /** Records `OperationMetadata.statusMessage`; committed before it resolves. */
   reportStatus(message: string): Promise<void>;
 }

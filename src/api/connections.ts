@@ -25,6 +25,7 @@ import { pageSize, type PageTokens } from './page-token.js';
 import { pause } from './pause.js';
 
 const COLLECTION = 'connections';
+const CONNECTION_TYPE_URL = `type.googleapis.com/${ConnectionSchema.typeName}`;
 // AIP-122: resource ids are lowercase letters, digits and hyphens, starting with a letter.
 const CONNECTION_ID = /^[a-z]([a-z0-9-]{0,61}[a-z0-9])?$/;
 // AIP-155: request ids are UUIDs.
@@ -168,18 +169,15 @@ export class ConnectionsApi {
         const now = timestampNow();
         connection.createTime = now;
         connection.updateTime = now;
-        const response = anyPack(ConnectionSchema, connection);
+        // The stored resource and the packed response are the same bytes: serialize once.
+        const data = toBinary(ConnectionSchema, connection);
+        const response = { typeUrl: CONNECTION_TYPE_URL, value: data };
         if (input.validateOnly) return { response };
         return {
           response,
           change: {
             kind: 'create',
-            resource: {
-              name: connection.name,
-              parent: connection.name.split('/connections/')[0] ?? '',
-              collection: COLLECTION,
-              data: toBinary(ConnectionSchema, connection),
-            },
+            resource: { name: connection.name, parent: connection.name.split('/connections/')[0] ?? '', collection: COLLECTION, data },
           },
         };
       },

@@ -111,7 +111,7 @@ function spawnServer(label: string, args: string[], timeoutMs = 20_000): Promise
 }
 
 /** The emulator under test, built (dist/), in its own process with its own data directory. */
-export function startEmulator(operationDelay: string, nodeFlags: string[] = []): Promise<Child> {
+export function startEmulator(operationDelay: string, nodeFlags: string[] = [], serveFlags: string[] = ['--auth', 'none']): Promise<Child> {
   const dataDir = tempDir('devconnect-bench-');
   return spawnServer(`emulator ${operationDelay}`, [
     ...nodeFlags,
@@ -127,6 +127,7 @@ export function startEmulator(operationDelay: string, nodeFlags: string[] = []):
     operationDelay,
     '--log-level',
     'warn',
+    ...serveFlags,
   ]);
 }
 

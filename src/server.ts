@@ -3,12 +3,21 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pino, type Logger } from 'pino';
 import { ConnectionsApi } from './api/connections.js';
+import { IamPolicyApi } from './api/iam-policy.js';
 import { LocationsApi } from './api/locations.js';
 import { MethodTable } from './api/methods.js';
 import { OperationsApi } from './api/operations.js';
 import { PageTokens } from './api/page-token.js';
+import { JwtAuthenticator } from './auth/jwt-authenticator.js';
 import { AllowEverything, NoAuthentication } from './auth/none.js';
+import type { Authenticator, Authorizer } from './auth/principal.js';
+import { TokenSigningKey } from './auth/signing-key.js';
+import { TokenEndpoint } from './auth/token-endpoint.js';
+import type { TrustedIssuer } from './auth/trusted-issuers.js';
 import { Engine } from './engine/engine.js';
+import { bootstrapOwner, IamAuthorizer } from './iam/authorizer.js';
+import { IamPolicies } from './iam/policies.js';
+import { applyPolicyFile, loadPolicyFile } from './iam/policy-file.js';
 import { services } from './proto/registry.js';
 import { SqliteStore } from './store/sqlite.js';
 import type { Store } from './store/store.js';
@@ -22,10 +31,16 @@ export interface ServerOptions {
   /** Directory of the SQLite file and server secrets; ':memory:' keeps nothing. */
   dataDir: string;
   operationDelayMs: number;
-  /** Only `none` so far: every call acts as `noAuthPrincipal` with every permission. */
-  auth?: 'none';
+  /** `jwt` (default): bearer tokens and IAM policies. `none`: every call acts as `noAuthPrincipal` with every permission. */
+  auth?: 'jwt' | 'none';
   /** The principal of `--auth none` (default `user:dev@localhost`). */
   noAuthPrincipal?: string;
+  /** With `jwt`: the member made owner of every project on the first start (default `user:admin@localhost`). */
+  owner?: string;
+  /** With `jwt`: external OpenID Connect providers whose access tokens are accepted (`--trusted-issuer`). */
+  trustedIssuers?: readonly TrustedIssuer[];
+  /** With `jwt`: a policy file applied at start (`--iam-policy`). */
+  iamPolicyFile?: string;
   logger?: Logger;
 }
 
@@ -36,6 +51,8 @@ export interface RunningServer {
   url: string;
   engine: Engine;
   store: Store;
+  /** With `jwt`: the owner created by this start, when the data directory was new. */
+  createdOwner?: string;
   close(): Promise<void>;
 }
 
@@ -45,20 +62,25 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   const store = SqliteStore.open(options.dataDir);
   const engine = new Engine(store, log.child({ component: 'engine' }));
   const tokens = new PageTokens(secret(options.dataDir, 'page-token.key'));
-  const authenticator = new NoAuthentication(options.noAuthPrincipal ?? 'user:dev@localhost');
+  const signingKey = await TokenSigningKey.load(options.dataDir);
+  const policies = new IamPolicies(store);
+  const auth = await authentication(options, store, signingKey, policies);
   const methods = new MethodTable(
     {
       operations: new OperationsApi(engine, tokens),
       locations: new LocationsApi(tokens),
       connections: new ConnectionsApi(engine, store, tokens, { operationDelayMs: options.operationDelayMs }),
+      iamPolicy: new IamPolicyApi(policies, auth.authorizer),
     },
-    new AllowEverything(),
+    auth.authorizer,
   );
   const recovered = await engine.recover();
   if (recovered.resumed + recovered.failed > 0) log.info(recovered, 'recovered unfinished operations');
 
-  const { server: grpcServer } = createGrpcServer(services, methods, authenticator, log.child({ component: 'grpc' }));
-  const rest = new RestTransport(services, methods, authenticator, log.child({ component: 'rest' }));
+  const { server: grpcServer } = createGrpcServer(services, methods, auth.authenticator, log.child({ component: 'grpc' }));
+  // Assertions are accepted for any audience ending in /token: the server's own URL is not known before it listens.
+  const tokenEndpoint = new TokenEndpoint({ store, signingKey });
+  const rest = new RestTransport(services, methods, auth.authenticator, log.child({ component: 'rest' }), tokenEndpoint.handle);
   const listener = new DualProtocolListener(grpcServer, rest.handle);
   const address = await listener.listen(options.host, options.port);
   const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
@@ -70,6 +92,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     url: `http://${host}:${address.port}`,
     engine,
     store,
+    createdOwner: auth.createdOwner,
     close: () => {
       closing ??= (async () => {
         await listener.close(5_000);
@@ -78,6 +101,26 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       })();
       return closing;
     },
+  };
+}
+
+/** The authenticator and authorizer of the chosen mode; with `jwt`, policies are loaded and the first owner made. */
+async function authentication(
+  options: ServerOptions,
+  store: Store,
+  signingKey: TokenSigningKey,
+  policies: IamPolicies,
+): Promise<{ authenticator: Authenticator; authorizer: Authorizer; createdOwner?: string }> {
+  if (options.auth === 'none') {
+    return { authenticator: new NoAuthentication(options.noAuthPrincipal ?? 'user:dev@localhost'), authorizer: new AllowEverything() };
+  }
+  if (options.iamPolicyFile) await applyPolicyFile(store, loadPolicyFile(options.iamPolicyFile));
+  const owner = options.owner ?? 'user:admin@localhost';
+  const created = await bootstrapOwner(store, owner);
+  return {
+    authenticator: new JwtAuthenticator({ store, signingKey, trustedIssuers: options.trustedIssuers }),
+    authorizer: new IamAuthorizer(policies),
+    createdOwner: created ? owner : undefined,
   };
 }
 

@@ -1,11 +1,13 @@
 import type { DescMessage, DescMethod, Message, MessageShape } from '@bufbuild/protobuf';
 import { DeveloperConnect } from '../gen/google/cloud/developerconnect/v1/developer_connect_pb.js';
 import { Locations } from '../gen/google/cloud/location/locations_pb.js';
+import { IAMPolicy } from '../gen/google/iam/v1/iam_policy_pb.js';
 import { Operations } from '../gen/google/longrunning/operations_pb.js';
 import type { ConnectionsApi } from './connections.js';
 import type { CallContext } from './context.js';
 import { CLOUD_PLATFORM_SCOPE, type Authorizer, type Principal } from '../auth/principal.js';
 import { ApiError, Code } from './errors.js';
+import type { IamPolicyApi } from './iam-policy.js';
 import type { LocationsApi } from './locations.js';
 import type { OperationsApi } from './operations.js';
 
@@ -13,8 +15,8 @@ type Implementation = (request: Message, context: CallContext) => Promise<Messag
 
 interface Entry {
   implementation: Implementation;
-  /** The IAM permission the method requires, and the resource it is checked on. */
-  permission: string;
+  /** The IAM permission the method requires, and the resource it is checked on; undefined: none is required. */
+  permission: string | undefined;
   resourceOf: (request: Message) => string;
 }
 
@@ -23,10 +25,10 @@ export class MethodTable {
   private readonly entries = new Map<string, Entry>();
 
   constructor(
-    apis: { operations: OperationsApi; locations: LocationsApi; connections: ConnectionsApi },
+    apis: { operations: OperationsApi; locations: LocationsApi; connections: ConnectionsApi; iamPolicy: IamPolicyApi },
     private readonly authorizer: Authorizer,
   ) {
-    const { operations, locations, connections } = apis;
+    const { operations, locations, connections, iamPolicy } = apis;
     const name = (r: { name: string }) => r.name;
     const parent = (r: { parent: string }) => r.parent;
     this.add(Operations.method.getOperation, 'developerconnect.operations.get', name, (r) => operations.getOperation(r));
@@ -40,6 +42,11 @@ export class MethodTable {
     this.add(DeveloperConnect.method.getConnection, 'developerconnect.connections.get', name, (r) => connections.getConnection(r));
     this.add(DeveloperConnect.method.listConnections, 'developerconnect.connections.list', parent, (r) => connections.listConnections(r));
     this.add(DeveloperConnect.method.deleteConnection, 'developerconnect.connections.delete', name, (r) => connections.deleteConnection(r));
+    const resource = (r: { resource: string }) => r.resource;
+    this.add(IAMPolicy.method.getIamPolicy, 'resourcemanager.projects.getIamPolicy', resource, (r) => iamPolicy.getIamPolicy(r));
+    this.add(IAMPolicy.method.setIamPolicy, 'resourcemanager.projects.setIamPolicy', resource, (r) => iamPolicy.setIamPolicy(r));
+    // Resource Manager: "There are no permissions required for making this API call."
+    this.add(IAMPolicy.method.testIamPermissions, undefined, resource, (r, c) => iamPolicy.testIamPermissions(r, c));
   }
 
   /**
@@ -52,13 +59,13 @@ export class MethodTable {
     if (!entry) {
       throw new ApiError(Code.UNIMPLEMENTED, `Method ${method.parent.typeName}.${method.name} is not implemented by devconnect-emulator yet.`);
     }
-    await this.authorizer.check(context.principal, entry.permission, entry.resourceOf(request));
+    if (entry.permission !== undefined) await this.authorizer.check(context.principal, entry.permission, entry.resourceOf(request));
     return entry.implementation(request, context);
   }
 
   private add<I extends DescMessage, O extends DescMessage>(
     method: DescMethod & { input: I; output: O },
-    permission: string,
+    permission: string | undefined,
     resourceOf: (request: MessageShape<I>) => string,
     implementation: (request: MessageShape<I>, context: CallContext) => Promise<MessageShape<O>>,
   ): void {

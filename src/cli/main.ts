@@ -1,10 +1,16 @@
 #!/usr/bin/env node
 import { Command } from 'commander';
+import { iamCommand } from './iam.js';
 import { serveCommand } from './serve.js';
+import { serviceAccountsCommand } from './service-accounts.js';
+import { tokenCommand } from './token.js';
 
 const program = new Command('devconnect-emulator')
   .description('A self-hostable emulator of Google Developer Connect v1 and its long-running operations.')
-  .addCommand(serveCommand());
+  .addCommand(serveCommand())
+  .addCommand(tokenCommand())
+  .addCommand(serviceAccountsCommand())
+  .addCommand(iamCommand());
 
 program.parseAsync(process.argv).catch((error: unknown) => {
   process.stderr.write(`devconnect-emulator: ${(error as Error).message}\n`);

@@ -1,5 +1,6 @@
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { pino } from 'pino';
+import { parseTrustedIssuer, type TrustedIssuer } from '../auth/trusted-issuers.js';
 import { startServer } from '../server.js';
 import { parseDuration } from './duration.js';
 
@@ -17,6 +18,27 @@ function duration(text: string): number {
   }
 }
 
+interface ServeFlags {
+  host: string;
+  port: number;
+  dataDir: string;
+  operationDelay: number;
+  auth: 'jwt' | 'none';
+  principal: string;
+  owner: string;
+  trustedIssuer: TrustedIssuer[];
+  iamPolicy?: string;
+  logLevel: string;
+}
+
+function collectIssuer(text: string, previous: TrustedIssuer[]): TrustedIssuer[] {
+  try {
+    return [...previous, parseTrustedIssuer(text)];
+  } catch (error) {
+    throw new InvalidArgumentError((error as Error).message);
+  }
+}
+
 export function serveCommand(): Command {
   return new Command('serve')
     .description('serve Developer Connect v1 over gRPC and REST on one address')
@@ -24,19 +46,38 @@ export function serveCommand(): Command {
     .option('--port <port>', 'port to listen on (0 picks a free one)', port, 8080)
     .option('--data-dir <dir>', 'where state is kept (SQLite)', './.devconnect-emulator')
     .option('--operation-delay <duration>', 'how long every mutating operation runs before it commits (e.g. 0s, 500ms, 30s)', duration, 0)
-    .addOption(new Option('--auth <mode>', 'authentication mode').choices(['none']).default('none'))
+    .addOption(new Option('--auth <mode>', 'jwt: bearer tokens and IAM policies; none: every request acts as --principal with every permission').choices(['jwt', 'none']).default('jwt'))
+    .option('--principal <member>', 'the principal of --auth none', 'user:dev@localhost')
+    .option('--owner <member>', 'with --auth jwt: who is made owner of every project on the first start', 'user:admin@localhost')
+    .option('--trusted-issuer <issuer=jwks-url>', 'with --auth jwt: accept access tokens of this OpenID Connect provider (repeatable)', collectIssuer, [])
+    .option('--iam-policy <file>', 'with --auth jwt: apply the policies and groups of this file at start')
     .addOption(new Option('--log-level <level>', 'log level').choices(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'))
-    .action(async (opts: { host: string; port: number; dataDir: string; operationDelay: number; logLevel: string }) => {
+    .action(async (opts: ServeFlags) => {
       const logger = pino({ level: opts.logLevel }, pino.destination(2));
       const server = await startServer({
         host: opts.host,
         port: opts.port,
         dataDir: opts.dataDir,
         operationDelayMs: opts.operationDelay,
+        auth: opts.auth,
+        noAuthPrincipal: opts.principal,
+        owner: opts.owner,
+        trustedIssuers: opts.trustedIssuer,
+        iamPolicyFile: opts.iamPolicy,
         logger,
       });
-      logger.warn('--auth none: every request is accepted without credentials');
-      process.stdout.write(`devconnect-emulator serving gRPC and REST on ${server.url} (data in ${opts.dataDir})\n`);
+      if (opts.auth === 'none') {
+        process.stderr.write(
+          `WARNING: --auth none: every request is accepted without credentials and acts as ${opts.principal} with every permission.\n`,
+        );
+      }
+      process.stdout.write(`devconnect-emulator serving gRPC and REST on ${server.url} (data in ${opts.dataDir}, --auth ${opts.auth})\n`);
+      if (server.createdOwner) {
+        process.stdout.write(
+          `Created the owner ${server.createdOwner} (roles/owner on every project). Get a token for it with:\n` +
+            `  devconnect-emulator token --data-dir ${opts.dataDir} --principal ${server.createdOwner}\n`,
+        );
+      }
       let stopping = false;
       const stop = (signal: string): void => {
         if (stopping) return;

@@ -4,15 +4,21 @@ import Database from 'better-sqlite3';
 import type { FilterExpr } from './filter-expr.js';
 import { compileFilter } from './filter-sql.js';
 import { loadMigrations } from './migrations.js';
+import { SqliteIam } from './sqlite-iam.js';
+import { SqliteServiceAccountKeys } from './sqlite-service-account-keys.js';
 import {
+  EtagMismatchError,
   ResourceExistsError,
   type NewOperation,
   type OperationRecord,
   type Outcome,
+  type IamPolicyRecord,
   type Page,
   type PageQuery,
   type ResourceChange,
+  type NewServiceAccountKey,
   type ResourceRecord,
+  type ServiceAccountKeyRecord,
   type Store,
 } from './store.js';
 
@@ -98,9 +104,30 @@ function cursor(after: string | undefined): number | undefined {
 export class SqliteStore implements Store {
   private readonly db: Database.Database;
   private readonly statements;
+  private readonly serviceAccountKeys: SqliteServiceAccountKeys;
+  private readonly iam: SqliteIam;
+
+  /** Writes waiting for the next group commit. */
+  private pending: PendingWrite[] = [];
+  private readonly groupCommit: (batch: PendingWrite[]) => Settled[];
 
   private constructor(db: Database.Database) {
     this.db = db;
+    // No savepoint per write: a write function either fails before it changes anything (a
+    // ResourceExistsError or EtagMismatchError, which fails only that write) or not at all; any
+    // other error rolls back the whole group and fails every write in it.
+    this.groupCommit = db.transaction((batch: PendingWrite[]) =>
+      batch.map((item): Settled => {
+        try {
+          return { ok: true, value: item.work() };
+        } catch (error) {
+          if (error instanceof ResourceExistsError || error instanceof EtagMismatchError) return { ok: false, error };
+          throw error;
+        }
+      }),
+    );
+    this.serviceAccountKeys = new SqliteServiceAccountKeys(db);
+    this.iam = new SqliteIam(db);
     this.statements = {
       insertOperation: db.prepare(
         `INSERT INTO operations (name, parent, kind, input, verb, target, create_time)
@@ -143,9 +170,8 @@ export class SqliteStore implements Store {
     return new SqliteStore(db);
   }
 
-  async insertOperation(op: NewOperation): Promise<OperationRecord> {
-    const row = this.statements.insertOperation.get({ ...op, createTime: op.createTime.getTime() }) as OperationRow;
-    return toOperation(row);
+  insertOperation(op: NewOperation): Promise<OperationRecord> {
+    return this.write(() => toOperation(this.statements.insertOperation.get({ ...op, createTime: op.createTime.getTime() }) as OperationRow));
   }
 
   async getOperation(name: string): Promise<OperationRecord | undefined> {
@@ -177,17 +203,22 @@ export class SqliteStore implements Store {
     return (this.statements.unfinished.all() as OperationRow[]).map(toOperation);
   }
 
-  async requestCancel(name: string): Promise<OperationRecord | undefined> {
-    this.statements.requestCancel.run(name);
-    return this.getOperation(name);
+  requestCancel(name: string): Promise<OperationRecord | undefined> {
+    return this.write(() => {
+      this.statements.requestCancel.run(name);
+      const row = this.statements.getOperation.get(name) as OperationRow | undefined;
+      return row && toOperation(row);
+    });
   }
 
-  async setStatusMessage(name: string, message: string): Promise<void> {
-    this.statements.setStatusMessage.run(message, name);
+  setStatusMessage(name: string, message: string): Promise<void> {
+    return this.write(() => {
+      this.statements.setStatusMessage.run(message, name);
+    });
   }
 
-  async finishOperation(name: string, outcome: Outcome, endTime: Date, change?: ResourceChange): Promise<boolean> {
-    const finish = this.db.transaction((): boolean => {
+  finishOperation(name: string, outcome: Outcome, endTime: Date, change?: ResourceChange): Promise<boolean> {
+    return this.write((): boolean => {
       if (change?.kind === 'create') {
         const inserted = this.statements.insertResource.run({ ...change.resource, data: Buffer.from(change.resource.data) });
         if (inserted.changes === 0) throw new ResourceExistsError(change.resource.name);
@@ -204,11 +235,10 @@ export class SqliteStore implements Store {
       });
       return updated.changes === 1;
     });
-    return finish();
   }
 
-  async deleteOperation(name: string): Promise<boolean> {
-    return this.statements.deleteOperation.run(name).changes === 1;
+  deleteOperation(name: string): Promise<boolean> {
+    return this.write(() => this.statements.deleteOperation.run(name).changes === 1);
   }
 
   async getResource(name: string): Promise<ResourceRecord | undefined> {
@@ -226,10 +256,82 @@ export class SqliteStore implements Store {
     return page(rows, query.pageSize, toResource);
   }
 
+  createServiceAccountKey(key: NewServiceAccountKey): Promise<ServiceAccountKeyRecord> {
+    return this.write(() => this.serviceAccountKeys.create(key));
+  }
+
+  async getServiceAccountKey(keyId: string): Promise<ServiceAccountKeyRecord | undefined> {
+    return this.serviceAccountKeys.get(keyId);
+  }
+
+  async listServiceAccountKeys(email?: string): Promise<ServiceAccountKeyRecord[]> {
+    return this.serviceAccountKeys.list(email);
+  }
+
+  deleteServiceAccountKey(keyId: string, deleteTime: Date): Promise<boolean> {
+    return this.write(() => this.serviceAccountKeys.delete(keyId, deleteTime));
+  }
+
+  async getIamPolicy(resource: string): Promise<IamPolicyRecord | undefined> {
+    return this.iam.getPolicy(resource);
+  }
+
+  setIamPolicy(policy: IamPolicyRecord, expectedEtag?: string | null): Promise<void> {
+    return this.write(() => this.iam.setPolicy(policy, expectedEtag));
+  }
+
+  async getIamGroups(): Promise<Record<string, string[]>> {
+    return this.iam.getGroups();
+  }
+
+  setIamGroups(groups: Record<string, string[]>): Promise<void> {
+    return this.write(() => this.iam.setGroups(groups));
+  }
+
   async close(): Promise<void> {
+    this.flush();
     if (this.db.open) this.db.close();
   }
+
+  /**
+   * Group commit: writes issued in the same turn of the event loop are committed together in one
+   * transaction on the next turn, and each caller is answered only after that COMMIT. One commit
+   * per batch instead of one per write is most of the store's cost under load.
+   */
+  private write<T>(work: () => T): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      this.pending.push({ work, resolve: resolve as (value: unknown) => void, reject });
+      if (this.pending.length === 1) setImmediate(() => this.flush());
+    });
+  }
+
+  private flush(): void {
+    const batch = this.pending;
+    if (batch.length === 0) return;
+    this.pending = [];
+    let settled: Settled[];
+    try {
+      settled = this.groupCommit(batch);
+    } catch (error) {
+      for (const item of batch) item.reject(error);
+      return;
+    }
+    settled.forEach((result, i) => {
+      const item = batch[i];
+      if (!item) return;
+      if (result.ok) item.resolve(result.value);
+      else item.reject(result.error);
+    });
+  }
 }
+
+interface PendingWrite {
+  work: () => unknown;
+  resolve: (value: unknown) => void;
+  reject: (error: unknown) => void;
+}
+
+type Settled = { ok: true; value: unknown } | { ok: false; error: unknown };
 
 function migrate(db: Database.Database): void {
   db.exec('CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY)');

@@ -73,6 +73,48 @@ export interface Page<T> {
 }
 
 /**
+ * The public half of a service-account key. The private half exists only in the key file given to
+ * the user; tokens signed with it are verified against `publicKeyPem`.
+ */
+export interface ServiceAccountKeyRecord {
+  /** The key file's `private_key_id` and the `kid` of JWTs signed with it: 40 hex digits. */
+  keyId: string;
+  project: string;
+  /** `NAME@PROJECT.iam.gserviceaccount.com`. */
+  email: string;
+  /** SPKI PEM. */
+  publicKeyPem: string;
+  createTime: Date;
+  /** Set once the key is deleted; a deleted key verifies nothing. */
+  deleteTime?: Date;
+}
+
+export type NewServiceAccountKey = Pick<ServiceAccountKeyRecord, 'keyId' | 'project' | 'email' | 'publicKeyPem' | 'createTime'>;
+
+/** One binding of an IAM allow policy: a role and the members it is granted to. */
+export interface IamBinding {
+  role: string;
+  members: string[];
+}
+
+/** An IAM allow policy as stored: opaque to the store except `resource` and `etag`, which it compares. */
+export interface IamPolicyRecord {
+  /** `projects/{project}`, or `*` for the server-wide root policy. */
+  resource: string;
+  version: number;
+  bindings: IamBinding[];
+  etag: string;
+}
+
+/** Thrown by `setIamPolicy` when the stored policy is not the one the caller expected; nothing was written. */
+export class EtagMismatchError extends Error {
+  constructor(readonly resource: string) {
+    super(`the IAM policy of ${resource} changed since it was read`);
+    this.name = 'EtagMismatchError';
+  }
+}
+
+/**
  * The durable state of the emulator. Every method commits before it resolves: a resolved write
  * survives a crash of the process. Backends: sqlite.ts (embedded default); more implement this
  * same interface and pass the same contract suite (test/store/contract.ts).
@@ -98,6 +140,26 @@ export interface Store {
   getResource(name: string): Promise<ResourceRecord | undefined>;
   /** Oldest first, as AIP-132 lists without order_by usually do. */
   listResources(query: PageQuery & { collection: string }): Promise<Page<ResourceRecord>>;
+
+  createServiceAccountKey(key: NewServiceAccountKey): Promise<ServiceAccountKeyRecord>;
+  /** The key, also when deleted (with `deleteTime`), so callers can say why a token is refused. */
+  getServiceAccountKey(keyId: string): Promise<ServiceAccountKeyRecord | undefined>;
+  /** Keys not deleted, of one service account or of all, oldest first. */
+  listServiceAccountKeys(email?: string): Promise<ServiceAccountKeyRecord[]>;
+  /** Marks the key deleted; returns false when there is no such key or it was already deleted. */
+  deleteServiceAccountKey(keyId: string, deleteTime: Date): Promise<boolean>;
+
+  getIamPolicy(resource: string): Promise<IamPolicyRecord | undefined>;
+  /**
+   * Writes the policy of `policy.resource`, compare-and-set on the etag: `expectedEtag` a string
+   * means the stored policy must have that etag, `null` that none may be stored yet, undefined
+   * that any may be replaced. Throws EtagMismatchError otherwise.
+   */
+  setIamPolicy(policy: IamPolicyRecord, expectedEtag?: string | null): Promise<void>;
+  /** Group email → its members (`user:…`, `serviceAccount:…`, `group:…`). */
+  getIamGroups(): Promise<Record<string, string[]>>;
+  /** Replaces every group with `groups`. */
+  setIamGroups(groups: Record<string, string[]>): Promise<void>;
 
   close(): Promise<void>;
 }

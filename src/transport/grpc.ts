@@ -68,7 +68,12 @@ function reflectionDefinition(): protoLoader.PackageDefinition {
   const require = createRequire(import.meta.url);
   const root = dirname(require.resolve('google-proto-files/package.json'));
   return protoLoader.loadSync(
-    ['google/cloud/developerconnect/v1/developer_connect.proto', 'google/longrunning/operations.proto', 'google/cloud/location/locations.proto'],
+    [
+      'google/cloud/developerconnect/v1/developer_connect.proto',
+      'google/longrunning/operations.proto',
+      'google/cloud/location/locations.proto',
+      'google/iam/v1/iam_policy.proto',
+    ],
     { includeDirs: [root] },
   );
 }

@@ -16,7 +16,8 @@ export interface HttpRoute {
 
 /**
  * The mixins' rules come from Developer Connect's service configuration (developerconnect_v1.yaml
- * in googleapis), not from the mixin protos, whose annotations point at other paths.
+ * in googleapis), not from the mixin protos, whose annotations point at other paths. IAMPolicy is
+ * served on projects only, at Resource Manager v1's paths (projects.getIamPolicy and its siblings).
  */
 const MIXIN_RULES: Record<string, { httpMethod: string; template: string; body: string }> = {
   'google.cloud.location.Locations.GetLocation': { httpMethod: 'GET', template: '/v1/{name=projects/*/locations/*}', body: '' },
@@ -41,6 +42,9 @@ const MIXIN_RULES: Record<string, { httpMethod: string; template: string; body: 
     template: '/v1/{name=projects/*/locations/*}/operations',
     body: '',
   },
+  'google.iam.v1.IAMPolicy.GetIamPolicy': { httpMethod: 'POST', template: '/v1/{resource=projects/*}:getIamPolicy', body: '*' },
+  'google.iam.v1.IAMPolicy.SetIamPolicy': { httpMethod: 'POST', template: '/v1/{resource=projects/*}:setIamPolicy', body: '*' },
+  'google.iam.v1.IAMPolicy.TestIamPermissions': { httpMethod: 'POST', template: '/v1/{resource=projects/*}:testIamPermissions', body: '*' },
 };
 
 /** Every REST route of the given services: annotations for Developer Connect, the service config for mixins. */

@@ -13,6 +13,12 @@ import { transcode } from './transcode.js';
 
 const MAX_BODY_BYTES = 1024 * 1024;
 
+export interface TokenResponse {
+  status: number;
+  headers: Record<string, string>;
+  body: object;
+}
+
 /** REST/JSON over HTTP/1.1: routes from the google.api.http rules, errors as AIP-193 JSON. */
 export class RestTransport {
   private readonly routes: Map<string, HttpRoute[]>;
@@ -22,6 +28,8 @@ export class RestTransport {
     private readonly methods: MethodTable,
     private readonly authenticator: Authenticator,
     private readonly log: Logger,
+    /** `POST /token`, the OAuth 2.0 token endpoint; it authenticates its callers itself. */
+    private readonly token?: (contentType: string | undefined, body: string) => Promise<TokenResponse>,
   ) {
     this.routes = new Map();
     for (const route of httpRoutes(services)) {
@@ -43,6 +51,11 @@ export class RestTransport {
       const q = target.indexOf('?');
       const path = q < 0 ? target : target.slice(0, q);
       const query = new URLSearchParams(q < 0 ? '' : target.slice(q + 1));
+      if (path === '/token' && req.method === 'POST' && this.token) {
+        const answer = await this.token(req.headers['content-type'], await readBody(req));
+        res.writeHead(answer.status, answer.headers).end(JSON.stringify(answer.body));
+        return;
+      }
       const found = this.match(req.method ?? 'GET', path);
       const principal = await this.authenticator.authenticate(req.headers.authorization);
       const body = hasBody(req) ? await readBody(req) : '';

@@ -34,7 +34,7 @@ function newDataDir(): string {
 
 /** Starts `devconnect-emulator serve` on a free port and resolves once it prints its URL. */
 function serve(dataDir: string, operationDelay: string): Promise<Server> {
-  const args = [CLI, 'serve', '--host', '127.0.0.1', '--port', '0', '--data-dir', dataDir, '--operation-delay', operationDelay, '--log-level', 'info'];
+  const args = [CLI, 'serve', '--host', '127.0.0.1', '--port', '0', '--data-dir', dataDir, '--operation-delay', operationDelay, '--log-level', 'info', '--auth', 'none'];
   const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
   children.add(child);
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>

@@ -7,9 +7,12 @@ import { afterEach, describe, it } from 'node:test';
 import { parseFilter, type FieldType } from '../../src/api/filter.js';
 import {
   ResourceExistsError,
+  EtagMismatchError,
+  type IamPolicyRecord,
   type NewOperation,
   type OperationRecord,
   type Page,
+  type NewServiceAccountKey,
   type ResourceRecord,
   type Store,
 } from '../../src/store/store.js';
@@ -355,6 +358,136 @@ export function storeContract(name: string, open: () => Promise<Store>, options:
       assert.equal((await reopened.getOperation(running!.name))?.statusMessage, 'step 2 of 3');
       const newest = await reopened.insertOperation(newOp());
       assert.equal((await reopened.listOperations({ parent: P, pageSize: 1 })).items[0]?.name, newest.name, 'new operations still list first');
+    });
+
+    describe('service-account keys', () => {
+      const CI = 'ci-runner@demo-project.iam.gserviceaccount.com';
+      const OTHER = 'deployer@demo-project.iam.gserviceaccount.com';
+      let keys = 0;
+      const newKey = (email = CI): NewServiceAccountKey => ({
+        keyId: (++keys).toString(16).padStart(40, 'a'),
+        project: 'demo-project',
+        email,
+        publicKeyPem: `-----BEGIN PUBLIC KEY-----\nMIIB${keys}\n-----END PUBLIC KEY-----\n`,
+        createTime: new Date(T0 + keys),
+      });
+      const ids = (records: { keyId: string }[]): string[] => records.map((r) => r.keyId);
+
+      it('createServiceAccountKey returns the record and getServiceAccountKey reads every field back', async () => {
+        const store = await fresh();
+        const key = newKey();
+        assert.deepEqual(defined(await store.createServiceAccountKey(key)), key);
+        assert.deepEqual(defined(await store.getServiceAccountKey(key.keyId)), key);
+        assert.equal((await store.getServiceAccountKey(key.keyId))?.createTime.getTime(), key.createTime.getTime(), 'createTime keeps milliseconds');
+        assert.equal(await store.getServiceAccountKey('0'.repeat(40)), undefined);
+        await assert.rejects(store.createServiceAccountKey({ ...newKey(), keyId: key.keyId }), 'a key id is unique');
+      });
+
+      it('listServiceAccountKeys lists keys not deleted, oldest first, of one account or of all', async () => {
+        const store = await fresh();
+        const [a, b, c] = [newKey(), newKey(OTHER), newKey()];
+        for (const key of [a, b, c]) await store.createServiceAccountKey(key);
+        assert.deepEqual(ids(await store.listServiceAccountKeys()), ids([a, b, c]));
+        assert.deepEqual(ids(await store.listServiceAccountKeys(CI)), ids([a, c]));
+        assert.deepEqual(await store.listServiceAccountKeys('nobody@demo-project.iam.gserviceaccount.com'), []);
+        assert.equal(await store.deleteServiceAccountKey(a.keyId, new Date(T0 + 99)), true);
+        assert.deepEqual(ids(await store.listServiceAccountKeys()), ids([b, c]));
+        assert.deepEqual(ids(await store.listServiceAccountKeys(CI)), ids([c]));
+      });
+
+      it('deleteServiceAccountKey marks the key deleted once; the deleted key still reads back with its deleteTime', async () => {
+        const store = await fresh();
+        const key = newKey();
+        await store.createServiceAccountKey(key);
+        const deleted = new Date(T0 + 1234);
+        assert.equal(await store.deleteServiceAccountKey(key.keyId, deleted), true);
+        assert.equal(await store.deleteServiceAccountKey(key.keyId, new Date(T0 + 5678)), false, 'deleting twice changes nothing');
+        assert.deepEqual(defined(await store.getServiceAccountKey(key.keyId)), { ...key, deleteTime: deleted });
+        assert.equal(await store.deleteServiceAccountKey('0'.repeat(40), deleted), false);
+      });
+
+      it('keys survive the store being closed and reopened', { skip: options.reopen ? false : 'backend keeps nothing' }, async () => {
+        const store = await fresh();
+        const [kept, gone] = [newKey(), newKey()];
+        await store.createServiceAccountKey(kept);
+        await store.createServiceAccountKey(gone);
+        await store.deleteServiceAccountKey(gone.keyId, new Date(T0 + 7));
+        await store.close();
+        opened.delete(store);
+        const reopened = await options.reopen!(store);
+        opened.add(reopened);
+        assert.deepEqual(ids(await reopened.listServiceAccountKeys(CI)), [kept.keyId]);
+        assert.deepEqual((await reopened.getServiceAccountKey(gone.keyId))?.deleteTime, new Date(T0 + 7));
+      });
+    });
+
+    describe('IAM policies and groups', () => {
+      const policy = (resource: string, etag: string, members = ['user:a@example.com']): IamPolicyRecord => ({
+        resource,
+        version: 1,
+        bindings: [{ role: 'roles/developerconnect.viewer', members }, { role: 'roles/owner', members: ['group:admins@example.com'] }],
+        etag,
+      });
+
+      it('setIamPolicy stores a policy per resource and getIamPolicy reads every field back', async () => {
+        const store = await fresh();
+        assert.equal(await store.getIamPolicy('projects/p'), undefined);
+        await store.setIamPolicy(policy('projects/p', 'etag-1'));
+        await store.setIamPolicy({ ...policy('*', 'etag-root'), version: 3 });
+        assert.deepEqual(await store.getIamPolicy('projects/p'), policy('projects/p', 'etag-1'));
+        assert.deepEqual(await store.getIamPolicy('*'), { ...policy('*', 'etag-root'), version: 3 });
+        assert.equal(await store.getIamPolicy('projects/q'), undefined);
+        await store.setIamPolicy(policy('projects/p', 'etag-2', ['user:b@example.com']));
+        assert.deepEqual(await store.getIamPolicy('projects/p'), policy('projects/p', 'etag-2', ['user:b@example.com']), 'without an expected etag, a write replaces');
+      });
+
+      it('setIamPolicy compares and sets: it writes only over the expected etag, or into nothing for null', async () => {
+        const store = await fresh();
+        await store.setIamPolicy(policy('projects/p', 'etag-1'), null);
+        await assert.rejects(store.setIamPolicy(policy('projects/p', 'etag-x'), null), EtagMismatchError, 'null: none may exist');
+        await assert.rejects(store.setIamPolicy(policy('projects/p', 'etag-x'), 'stale'), EtagMismatchError);
+        assert.equal((await store.getIamPolicy('projects/p'))?.etag, 'etag-1', 'a refused write changes nothing');
+        await store.setIamPolicy(policy('projects/p', 'etag-2'), 'etag-1');
+        assert.equal((await store.getIamPolicy('projects/p'))?.etag, 'etag-2');
+        await assert.rejects(store.setIamPolicy(policy('projects/q', 'etag-x'), 'etag-2'), EtagMismatchError, 'an etag of another resource does not match');
+        assert.equal(await store.getIamPolicy('projects/q'), undefined);
+      });
+
+      it('of two writes over the same etag at once, exactly one wins', async () => {
+        const store = await fresh();
+        await store.setIamPolicy(policy('projects/p', 'etag-0'));
+        const results = await Promise.allSettled([
+          store.setIamPolicy(policy('projects/p', 'etag-a'), 'etag-0'),
+          store.setIamPolicy(policy('projects/p', 'etag-b'), 'etag-0'),
+        ]);
+        assert.deepEqual(results.map((r) => r.status).sort(), ['fulfilled', 'rejected']);
+        const winner = results[0]?.status === 'fulfilled' ? 'etag-a' : 'etag-b';
+        assert.equal((await store.getIamPolicy('projects/p'))?.etag, winner);
+      });
+
+      it('setIamGroups replaces every group', async () => {
+        const store = await fresh();
+        assert.deepEqual(await store.getIamGroups(), {});
+        await store.setIamGroups({ 'devs@example.com': ['user:a@example.com', 'group:ops@example.com'], 'ops@example.com': ['user:b@example.com'] });
+        assert.deepEqual(await store.getIamGroups(), {
+          'devs@example.com': ['user:a@example.com', 'group:ops@example.com'],
+          'ops@example.com': ['user:b@example.com'],
+        });
+        await store.setIamGroups({ 'ops@example.com': [] });
+        assert.deepEqual(await store.getIamGroups(), { 'ops@example.com': [] });
+      });
+
+      it('policies and groups survive the store being closed and reopened', { skip: options.reopen ? false : 'backend keeps nothing' }, async () => {
+        const store = await fresh();
+        await store.setIamPolicy(policy('projects/p', 'etag-1'));
+        await store.setIamGroups({ 'devs@example.com': ['user:a@example.com'] });
+        await store.close();
+        opened.delete(store);
+        const reopened = await options.reopen!(store);
+        opened.add(reopened);
+        assert.deepEqual(await reopened.getIamPolicy('projects/p'), policy('projects/p', 'etag-1'));
+        assert.deepEqual(await reopened.getIamGroups(), { 'devs@example.com': ['user:a@example.com'] });
+      });
     });
   });
 }

@@ -10,9 +10,19 @@ export interface TestServer extends RunningServer {
 }
 
 /** A real server on a free 127.0.0.1 port with its own SQLite data directory. */
-export async function startTestServer(options: { operationDelayMs?: number; dataDir?: string } = {}): Promise<TestServer> {
+export async function startTestServer(
+  options: { operationDelayMs?: number; dataDir?: string; auth?: 'jwt' | 'none'; owner?: string; iamPolicyFile?: string } = {},
+): Promise<TestServer> {
   const dataDir = options.dataDir ?? mkdtempSync(join(tmpdir(), 'devconnect-test-'));
-  const server = await startServer({ host: '127.0.0.1', port: 0, dataDir, operationDelayMs: options.operationDelayMs ?? 0 });
+  const server = await startServer({
+    host: '127.0.0.1',
+    port: 0,
+    dataDir,
+    operationDelayMs: options.operationDelayMs ?? 0,
+    auth: options.auth ?? 'none',
+    owner: options.owner,
+    iamPolicyFile: options.iamPolicyFile,
+  });
   return {
     ...server,
     dataDir,

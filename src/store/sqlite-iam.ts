@@ -39,7 +39,7 @@ export class SqliteIam {
     return row && toPolicy(row);
   }
 
-  /** Compare-and-set; must run inside a transaction so the read and the write are one step. */
+  /** Compare-and-set, run inside the store's write transaction; a mismatch throws before anything is written. */
   setPolicy(policy: IamPolicyRecord, expectedEtag: string | null | undefined): void {
     if (expectedEtag !== undefined) {
       const current = this.statements.getPolicy.get(policy.resource) as PolicyRow | undefined;

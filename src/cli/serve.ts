@@ -1,3 +1,4 @@
+import { basename, relative } from 'node:path';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { pino } from 'pino';
 import { parseTrustedIssuer, type TrustedIssuer } from '../auth/trusted-issuers.js';
@@ -16,6 +17,12 @@ function duration(text: string): number {
   } catch (error) {
     throw new InvalidArgumentError((error as Error).message);
   }
+}
+
+/** How this CLI was started, so printed hints can be pasted as they are (from a clone it is not on PATH). */
+function selfCommand(): string {
+  const script = process.argv[1] ?? '';
+  return basename(script) === 'main.js' ? `node ${relative(process.cwd(), script) || script}` : 'devconnect-emulator';
 }
 
 interface ServeFlags {
@@ -75,7 +82,7 @@ export function serveCommand(): Command {
       if (server.createdOwner) {
         process.stdout.write(
           `Created the owner ${server.createdOwner} (roles/owner on every project). Get a token for it with:\n` +
-            `  devconnect-emulator token --data-dir ${opts.dataDir} --principal ${server.createdOwner}\n`,
+            `  ${selfCommand()} token --data-dir ${opts.dataDir} --principal ${server.createdOwner}\n`,
         );
       }
       let stopping = false;

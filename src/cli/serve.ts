@@ -3,20 +3,12 @@ import { Command, InvalidArgumentError, Option } from 'commander';
 import { pino } from 'pino';
 import { parseTrustedIssuer, type TrustedIssuer } from '../auth/trusted-issuers.js';
 import { startServer } from '../server.js';
-import { parseDuration } from './duration.js';
+import { durationOption } from './duration.js';
 
 function port(text: string): number {
   const n = Number(text);
   if (!Number.isInteger(n) || n < 0 || n > 65535) throw new InvalidArgumentError('expected a port number from 0 to 65535.');
   return n;
-}
-
-function duration(text: string): number {
-  try {
-    return parseDuration(text);
-  } catch (error) {
-    throw new InvalidArgumentError((error as Error).message);
-  }
 }
 
 /** How this CLI was started, so printed hints can be pasted as they are (from a clone it is not on PATH). */
@@ -52,7 +44,7 @@ export function serveCommand(): Command {
     .option('--host <host>', 'address to listen on', '127.0.0.1')
     .option('--port <port>', 'port to listen on (0 picks a free one)', port, 8080)
     .option('--data-dir <dir>', 'where state is kept (SQLite)', './.devconnect-emulator')
-    .option('--operation-delay <duration>', 'how long every mutating operation runs before it commits (e.g. 0s, 500ms, 30s)', duration, 0)
+    .option('--operation-delay <duration>', 'how long every mutating operation runs before it commits (e.g. 0s, 500ms, 30s)', durationOption, 0)
     .addOption(new Option('--auth <mode>', 'jwt: bearer tokens and IAM policies; none: every request acts as --principal with every permission').choices(['jwt', 'none']).default('jwt'))
     .option('--principal <member>', 'the principal of --auth none', 'user:dev@localhost')
     .option('--owner <member>', 'with --auth jwt: who is made owner of every project on the first start', 'user:admin@localhost')

@@ -1,7 +1,7 @@
 import { Command, InvalidArgumentError } from 'commander';
 import { CLOUD_PLATFORM_SCOPE } from '../auth/principal.js';
 import { TokenSigningKey } from '../auth/signing-key.js';
-import { parseDuration } from './duration.js';
+import { durationOption } from './duration.js';
 
 /** Short scope names, as gcloud takes them: `cloud-platform` is https://www.googleapis.com/auth/cloud-platform. */
 export function expandScope(scope: string): string {
@@ -26,20 +26,12 @@ function scopeList(text: string): string[] {
   return scopes;
 }
 
-function duration(text: string): number {
-  try {
-    return parseDuration(text);
-  } catch (error) {
-    throw new InvalidArgumentError((error as Error).message);
-  }
-}
-
 export function tokenCommand(): Command {
   return new Command('token')
     .description("print an access token for a principal, signed with the server's key (for --auth jwt)")
     .requiredOption('--principal <member>', 'who the token speaks for: user:EMAIL or serviceAccount:EMAIL')
     .option('--scopes <scopes>', 'OAuth scopes, comma-separated; short names mean https://www.googleapis.com/auth/NAME', scopeList, [CLOUD_PLATFORM_SCOPE])
-    .option('--ttl <duration>', 'how long the token is valid (e.g. 15m, 1h, 7d)', duration, 3_600_000)
+    .option('--ttl <duration>', 'how long the token is valid (e.g. 15m, 1h, 7d)', durationOption, 3_600_000)
     .option('--data-dir <dir>', "the server's data directory (holds the signing key)", './.devconnect-emulator')
     .action(async (opts: { principal: string; scopes: string[]; ttl: number; dataDir: string }) => {
       const token = await issueToken({ dataDir: opts.dataDir, principal: opts.principal, scopes: opts.scopes, ttlMs: opts.ttl });

@@ -67,7 +67,11 @@ export class RestTransport {
       const status = toStatus(error, this.log);
       const json = toJson(StatusSchema, status, { registry, enumAsInteger }) as JsonObject;
       // RFC 6750: a refused credential is answered with a Bearer challenge.
-      if (status.code === Code.UNAUTHENTICATED) res.setHeader('www-authenticate', 'Bearer realm="devconnect-emulator", error="invalid_token"');
+      // RFC 6750 §3.1: no error code when the request carried no credentials at all.
+      if (status.code === Code.UNAUTHENTICATED) {
+        const missing = error instanceof ApiError && error.errorInfo?.reason === 'CREDENTIALS_MISSING';
+        res.setHeader('www-authenticate', missing ? 'Bearer realm="devconnect-emulator"' : 'Bearer realm="devconnect-emulator", error="invalid_token"');
+      }
       send(res, httpStatusOf(status.code), {
         error: { code: httpStatusOf(status.code), message: status.message, status: Code[status.code], details: json.details ?? [] },
       });

@@ -212,7 +212,8 @@ describe('JwtAuthenticator', () => {
         }
       };
       const [a, b] = await Promise.all([refusedAfter(selfSigned), refusedAfter(exchanged)]);
-      assert.ok(a <= 1100 && b <= 1100, `refused after ${a} ms and ${b} ms`);
+      // Keys are re-checked once a second; the rest is slack for a loaded CI machine.
+      assert.ok(a <= 2500 && b <= 2500, `refused after ${a} ms and ${b} ms`);
       await refused(auth.authenticate(bearer(selfSigned)), /service-account key [0-9a-f]{40} of short-lived@.* was deleted at/);
       await refused(auth.authenticate(bearer(exchanged)), /issued for service-account key [0-9a-f]{40}, which was deleted/);
       await refused(new JwtAuthenticator({ store: fx.store, signingKey: fx.signingKey }).authenticate(bearer(await selfSignedJwt(doomed))), /was deleted/);

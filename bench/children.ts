@@ -10,6 +10,8 @@ export const ROOT = resolve(fileURLToPath(new URL('..', import.meta.url)));
 export interface Child {
   pid: number;
   url: string;
+  /** The emulator's data directory (a temporary one, removed when the bench exits); undefined for the baseline. */
+  dataDir?: string;
   /** SIGTERM, then SIGKILL after `graceMs`; resolves when the process is gone. Idempotent. */
   stop(graceMs?: number): Promise<void>;
 }
@@ -113,7 +115,8 @@ function spawnServer(label: string, args: string[], timeoutMs = 20_000): Promise
 /** The emulator under test, built (dist/), in its own process with its own data directory. */
 export function startEmulator(operationDelay: string, nodeFlags: string[] = [], serveFlags: string[] = ['--auth', 'none']): Promise<Child> {
   const dataDir = tempDir('devconnect-bench-');
-  return spawnServer(`emulator ${operationDelay}`, [
+  const label = `emulator ${operationDelay} ${serveFlags.join(' ')}`;
+  const started = spawnServer(label, [
     ...nodeFlags,
     join(ROOT, 'dist/cli/main.js'),
     'serve',
@@ -129,6 +132,7 @@ export function startEmulator(operationDelay: string, nodeFlags: string[] = [], 
     'warn',
     ...serveFlags,
   ]);
+  return started.then((child) => ({ ...child, dataDir }));
 }
 
 /**

@@ -9,11 +9,12 @@ export interface LoadResult {
   errors: number;
 }
 
-/** autocannon (keep-alive, no pipelining) on one GET URL for `seconds`. */
-export async function hammer(url: string, options: { connections: number; seconds: number }): Promise<LoadResult> {
+/** autocannon (keep-alive, no pipelining) on one GET URL for `seconds`, with `headers` on every request. */
+export async function hammer(url: string, options: { connections: number; seconds: number; headers?: Record<string, string> }): Promise<LoadResult> {
   const result = await autocannon({
     url,
     method: 'GET',
+    headers: options.headers ?? {},
     connections: options.connections,
     pipelining: 1,
     duration: options.seconds,

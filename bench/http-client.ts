@@ -14,7 +14,12 @@ export class HttpClient {
   private readonly host: string;
   private readonly port: number;
 
-  constructor(baseUrl: string, maxSockets: number) {
+  /** `headers` are sent with every call (e.g. `authorization`). */
+  constructor(
+    baseUrl: string,
+    maxSockets: number,
+    private readonly headers: Record<string, string> = {},
+  ) {
     const url = new URL(baseUrl);
     this.host = url.hostname;
     this.port = Number(url.port);
@@ -23,7 +28,7 @@ export class HttpClient {
 
   call(method: string, path: string, body?: string): Promise<Reply> {
     return new Promise<Reply>((resolve, reject) => {
-      const headers: Record<string, string | number> = {};
+      const headers: Record<string, string | number> = { ...this.headers };
       if (body !== undefined) {
         headers['content-type'] = 'application/json';
         headers['content-length'] = Buffer.byteLength(body);

@@ -47,6 +47,8 @@ export interface Figures {
   getOperation: { emulator: ReturnType<typeof summarizeLoad>; baseline: ReturnType<typeof summarizeLoad> };
   lifecycle: { emulator: ReturnType<typeof summarizeLife>; baseline: ReturnType<typeof summarizeLife> };
   cancel: { cancelToDone: ReturnType<typeof summarizeLatency>; cancelReply: ReturnType<typeof summarizeLatency>; getRoundTrip: ReturnType<typeof summarizeLatency> };
+  /** Benchmark 4: GetOperation on an `--auth jwt` child (owner's bearer token) and on an `--auth none` child. */
+  auth: { jwt: ReturnType<typeof summarizeLoad>; none: ReturnType<typeof summarizeLoad>; bodyBytes: { jwt: number; none: number }; tokenBytes: number };
 }
 
 export function summarizeCancel(rounds: CancelSamples[]): Figures['cancel'] {
@@ -59,7 +61,7 @@ export function summarizeCancel(rounds: CancelSamples[]): Figures['cancel'] {
 
 /** Prints the table and the notes, then the BENCH_JSON line. */
 export function report(f: Figures): void {
-  const { getOperation: get, lifecycle: life, cancel } = f;
+  const { getOperation: get, lifecycle: life, cancel, auth } = f;
   const ratios = {
     getRps: round(get.emulator.rps / get.baseline.rps, 3),
     getP99: round(get.emulator.p99Ms / get.baseline.p99Ms, 2),
@@ -68,11 +70,15 @@ export function report(f: Figures): void {
     lifecycleServerCpu: round(life.emulator.serverCpuUsPerLifecycle / life.baseline.serverCpuUsPerLifecycle, 2),
     cancelP50VsGet: round(cancel.cancelToDone.p50Ms / cancel.getRoundTrip.p50Ms, 2),
     cancelP99VsGet: round(cancel.cancelToDone.p99Ms / cancel.getRoundTrip.p99Ms, 2),
+    authGetRps: round(auth.jwt.rps / auth.none.rps, 3),
+    authGetP99: round(auth.jwt.p99Ms / auth.none.p99Ms, 2),
+    authServerCpu: round(auth.jwt.serverCpuUsPerRequest / auth.none.serverCpuUsPerRequest, 2),
   };
   const goals = {
     getRpsRatio: { goal: '>= 0.7', value: ratios.getRps, met: ratios.getRps >= 0.7 },
     lifecycleOpsPerSec: { goal: '>= 5000', value: life.emulator.opsPerSec, met: life.emulator.opsPerSec >= 5000 },
     cancelP99Ms: { goal: '<= 10', value: cancel.cancelToDone.p99Ms, met: cancel.cancelToDone.p99Ms <= 10 },
+    authGetRpsRatio: { goal: '>= 0.85', value: ratios.authGetRps, met: ratios.authGetRps >= 0.85 },
   };
   const yes = (met: boolean): string => (met ? 'yes' : 'NO');
   const x = (v: number): string => (Number.isFinite(v) ? `${v.toFixed(2)}x` : '-');
@@ -90,6 +96,9 @@ export function report(f: Figures): void {
         ['2 load-gen CPU µs / lifecycle', fmt(life.emulator.clientCpuUsPerLifecycle, 1), fmt(life.baseline.clientCpuUsPerLifecycle, 1), '', '', ''],
         ['3 cancel→waiter done p50 ms', fmt(cancel.cancelToDone.p50Ms, 2), fmt(cancel.getRoundTrip.p50Ms, 2), x(ratios.cancelP50VsGet), '', ''],
         ['3 cancel→waiter done p99 ms', fmt(cancel.cancelToDone.p99Ms, 2), fmt(cancel.getRoundTrip.p99Ms, 2), x(ratios.cancelP99VsGet), '<= 10 ms', yes(goals.cancelP99Ms.met)],
+        ['4 GetOperation req/s, auth jwt vs none', fmt(auth.jwt.rps), fmt(auth.none.rps), ratios.authGetRps.toFixed(3), 'ratio >= 0.85', yes(goals.authGetRpsRatio.met)],
+        ['4 GetOperation p99 ms, jwt vs none', fmt(auth.jwt.p99Ms, 1), fmt(auth.none.p99Ms, 1), x(ratios.authGetP99), '', ''],
+        ['4 server CPU µs / request, jwt vs none', fmt(auth.jwt.serverCpuUsPerRequest, 1), fmt(auth.none.serverCpuUsPerRequest, 1), x(ratios.authServerCpu), '', ''],
       ],
     ),
   );
@@ -97,14 +106,17 @@ export function report(f: Figures): void {
     [
       `baselines: 1 = bare node:http child answering a fixed ${f.config.bodyBytes}-byte JSON body (autocannon, keep-alive; percentiles in whole ms);`,
       `  2 = the same POST+GET loop against that server (a ceiling of this machine's HTTP round trips with this load generator);`,
-      `  3 = one plain REST GetOperation round trip on the same emulator, measured the same way in the same run.`,
+      `  3 = one plain REST GetOperation round trip on the same emulator, measured the same way in the same run;`,
+      `  4 = emulator column: a fresh --auth jwt child, every request with the owner's Bearer token (${auth.tokenBytes} bytes; verified once, then cached)`,
+      `      and its IAM check; baseline column: a fresh --auth none child, no header; settings of 1, order alternating by round.`,
       `load generator for 2-3: ${f.config.loadGenerator}.`,
       `rounds: GetOperation emulator ${get.emulator.roundsRps.join(', ')} req/s, baseline ${get.baseline.roundsRps.join(', ')};`,
       `  lifecycles emulator ${life.emulator.roundsOpsPerSec.join(', ')}/s, baseline ${life.baseline.roundsOpsPerSec.join(', ')}/s; GETs per lifecycle ${life.emulator.getsPerLifecycle};`,
-      `  cancel→done p99 ${cancel.cancelToDone.roundsP99Ms.join(', ')} ms (${cancel.cancelToDone.samples} samples); :cancel reply itself p50 ${cancel.cancelReply.p50Ms} ms, p99 ${cancel.cancelReply.p99Ms} ms.`,
+      `  cancel→done p99 ${cancel.cancelToDone.roundsP99Ms.join(', ')} ms (${cancel.cancelToDone.samples} samples); :cancel reply itself p50 ${cancel.cancelReply.p50Ms} ms, p99 ${cancel.cancelReply.p99Ms} ms;`,
+      `  auth jwt ${auth.jwt.roundsRps.join(', ')} req/s, none ${auth.none.roundsRps.join(', ')} (bodies ${auth.bodyBytes.jwt}/${auth.bodyBytes.none} bytes).`,
     ].join('\n'),
   );
-  const failures = get.emulator.failures + get.baseline.failures + life.emulator.errors + life.baseline.errors;
+  const failures = get.emulator.failures + get.baseline.failures + life.emulator.errors + life.baseline.errors + auth.jwt.failures + auth.none.failures;
   if (failures > 0) console.log(`WARNING: ${failures} failed requests; first lifecycle error: ${life.emulator.firstError ?? life.baseline.firstError ?? '-'}`);
   console.log(`BENCH_JSON ${JSON.stringify({ ...f, ratios, goals })}`);
 }

@@ -2,6 +2,7 @@
  * `npm run bench`: the emulator (dist/, built first) and a bare node:http baseline each run in a
  * child process; the load generators run in this process. Every figure is a median of rounds,
  * with its baseline measured in the same run, rounds interleaved. Ends with one `BENCH_JSON {...}` line.
+ * Benchmark 4 compares two more emulator children: `--auth jwt` (the owner's bearer token on every request) and `--auth none`.
  *
  * Environment: BENCH_QUICK=1 (fewer, shorter rounds), BENCH_CPU_PROF=<dir> (V8 CPU profile of the
  * emulator child of benchmarks 1-2, written when it exits), BENCH_CHILD_STDERR=1 (show the children's stderr).
@@ -13,8 +14,9 @@ import { cpuSeconds, startBaseline, startEmulator, type Child } from './children
 import { hammer, type LoadResult } from './get-operation.js';
 import { callJson, HttpClient } from './http-client.js';
 import { CREATE_BODY, PARENT, runLifecycle, type LifecycleResult } from './lifecycle.js';
-import { report, summarizeCancel, summarizeLife, summarizeLoad, type Metered } from './report.js';
+import { report, summarizeCancel, summarizeLife, summarizeLoad, type Figures, type Metered } from './report.js';
 import { fmt, log, percentile, sleep } from './stats.js';
+import { issueToken } from '../src/cli/token.js';
 
 const quick = process.env.BENCH_QUICK === '1';
 const CONFIG = {
@@ -29,6 +31,9 @@ const CONFIG = {
   cancelCount: quick ? 100 : 200,
   cancelParkMs: 15,
 };
+const GET_LOAD = { connections: CONFIG.getConnections, seconds: CONFIG.getSeconds };
+/** The bootstrap owner of a fresh `--auth jwt` data directory (serve's default --owner). */
+const OWNER = 'user:admin@localhost';
 const LOADGEN =
   'node:http request() on a keep-alive Agent (maxSockets = K); measured against fetch (undici) on the bare server: ' +
   '~70 vs ~500 µs of client CPU per lifecycle, fetch topping out near 2k lifecycles/s';
@@ -74,7 +79,7 @@ async function main(): Promise<void> {
   log(`emulator pid ${emulator.pid} at ${emulator.url}; baseline pid ${baseline.pid} at ${baseline.url}; GetOperation body ${target.bytes} bytes`);
 
   // 1. GetOperation over REST versus the bare server, rounds interleaved.
-  const load = { connections: CONFIG.getConnections, seconds: CONFIG.getSeconds };
+  const load = GET_LOAD;
   const getRound = (child: Child): Promise<LoadResult & Metered> =>
     metered(child.pid, () => hammer(`${child.url}/v1/${target.name}`, load), (r) => r.requests);
   await hammer(`${emulator.url}/v1/${target.name}`, { ...load, seconds: 1 });
@@ -123,12 +128,57 @@ async function main(): Promise<void> {
   slowClient.close();
   await slow.stop();
 
+  const auth = await authCost();
+
   report({
     config: { ...CONFIG, bodyBytes: target.bytes, loadGenerator: LOADGEN, cpus: cpus().length, node: process.version },
     getOperation: { emulator: summarizeLoad(getEmu), baseline: summarizeLoad(getBase) },
     lifecycle: { emulator: summarizeLife(lifeEmu), baseline: summarizeLife(lifeBase) },
     cancel: summarizeCancel(cancelRounds),
+    auth,
   });
+}
+
+/**
+ * 4. The cost of authentication and authorization: the GetOperation of benchmark 1 (same settings) on a
+ * fresh `--auth jwt` child, every request carrying the owner's bearer token, versus a fresh
+ * `--auth none` child without one. Rounds interleaved, the order alternating from round to round.
+ */
+async function authCost(): Promise<Figures['auth']> {
+  const [none, jwt] = await Promise.all([launch(startEmulator('0s')), launch(startEmulator('0s', [], ['--auth', 'jwt', '--owner', OWNER]))]);
+  if (jwt.dataDir === undefined) throw new Error('the --auth jwt emulator has no data directory');
+  const token = await issueToken({ dataDir: jwt.dataDir, principal: OWNER });
+  const headers = { authorization: `Bearer ${token}` };
+  const clients = [new HttpClient(none.url, 4), new HttpClient(jwt.url, 4, headers), new HttpClient(jwt.url, 1)] as const;
+  const targets = { none: await doneOperation(clients[0]), jwt: await doneOperation(clients[1]) };
+  // Without the token the jwt child must refuse, or this would measure nothing.
+  const refused = await clients[2].call('GET', `/v1/${targets.jwt.name}`);
+  for (const client of clients) client.close();
+  if (refused.status !== 401) throw new Error(`--auth jwt answered HTTP ${refused.status} to a GetOperation without a token`);
+  log(`auth: --auth none pid ${none.pid}, --auth jwt pid ${jwt.pid}; bodies ${targets.none.bytes}/${targets.jwt.bytes} bytes, token ${token.length} bytes`);
+
+  const sides = {
+    none: { pid: none.pid, url: `${none.url}/v1/${targets.none.name}`, headers: undefined },
+    jwt: { pid: jwt.pid, url: `${jwt.url}/v1/${targets.jwt.name}`, headers },
+  };
+  type Side = keyof typeof sides;
+  const round = (side: Side): Promise<LoadResult & Metered> =>
+    metered(sides[side].pid, () => hammer(sides[side].url, { ...GET_LOAD, headers: sides[side].headers }), (r) => r.requests);
+  for (const side of ['none', 'jwt'] as const) await hammer(sides[side].url, { ...GET_LOAD, seconds: 1, headers: sides[side].headers });
+  const rounds: Record<Side, (LoadResult & Metered)[]> = { none: [], jwt: [] };
+  for (let i = 0; i < CONFIG.getRounds; i++) {
+    const order: Side[] = i % 2 === 0 ? ['jwt', 'none'] : ['none', 'jwt'];
+    for (const side of order) rounds[side].push(await round(side));
+    const [j, n] = [rounds.jwt[i], rounds.none[i]] as [LoadResult & Metered, LoadResult & Metered];
+    log(`auth round ${i + 1}: jwt ${fmt(j.rps)} req/s (${fmt(j.serverCpuUs, 1)} µs server CPU), none ${fmt(n.rps)} req/s (${fmt(n.serverCpuUs, 1)} µs)`);
+  }
+  await Promise.all([none.stop(), jwt.stop()]);
+  return {
+    jwt: summarizeLoad(rounds.jwt),
+    none: summarizeLoad(rounds.none),
+    bodyBytes: { jwt: targets.jwt.bytes, none: targets.none.bytes },
+    tokenBytes: token.length,
+  };
 }
 
 main()

@@ -45,6 +45,7 @@ export class JwtAuthenticator implements Authenticator {
   private readonly audiences: Set<string>;
   private readonly cache: TokenCache;
   private readonly keys: KeyLiveness;
+  private readonly lastOnConnection = new WeakMap<object, { authorization: string; entry: CachedToken }>();
 
   constructor(options: JwtAuthenticatorOptions) {
     this.store = options.store;
@@ -56,9 +57,23 @@ export class JwtAuthenticator implements Authenticator {
     this.keys = new KeyLiveness(options.store, options.keyRecheckMs ?? 1000);
   }
 
-  async authenticate(authorization: string | undefined): Promise<Principal> {
-    const token = bearerToken(authorization);
+  async authenticate(authorization: string | undefined, connection?: object): Promise<Principal> {
     const now = Date.now();
+    // The same header again on a connection: its verification stands while the token has not
+    // expired and its key is known to be live; this skips parsing and hashing a ~650-byte token.
+    const last = connection && this.lastOnConnection.get(connection);
+    if (last && last.authorization === authorization && now < last.entry.expiresAtMs) {
+      const keyId = last.entry.saKeyId;
+      if (keyId === undefined || this.keys.knownLive(keyId, now) === true) return last.entry.principal;
+    }
+    const token = bearerToken(authorization);
+    const principal = await this.verifyOrRecall(token, now);
+    const entry = this.cache.get(token, now);
+    if (connection && entry && authorization !== undefined) this.lastOnConnection.set(connection, { authorization, entry });
+    return principal;
+  }
+
+  private async verifyOrRecall(token: string, now: number): Promise<Principal> {
     const cached = this.cache.get(token, now);
     if (cached) {
       if (cached.saKeyId === undefined || (await this.keys.isLive(cached.saKeyId, now))) return cached.principal;

@@ -10,7 +10,11 @@ export const CLOUD_PLATFORM_SCOPE = 'https://www.googleapis.com/auth/cloud-platf
 
 /** Turns the `Authorization` header of a call into a principal, or throws ApiError UNAUTHENTICATED. */
 export interface Authenticator {
-  authenticate(authorization: string | undefined): Promise<Principal>;
+  /**
+   * `connection` identifies the client connection (a socket) when the transport has one: clients
+   * send the same header on every call of a connection, which lets its verification be reused.
+   */
+  authenticate(authorization: string | undefined, connection?: object): Promise<Principal>;
 }
 
 /** Decides whether a principal holds a permission on a resource (IAM). */

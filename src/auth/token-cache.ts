@@ -62,8 +62,16 @@ export class KeyLiveness {
   ) {}
 
   async isLive(keyId: string, now: number): Promise<boolean> {
+    return this.knownLive(keyId, now) ?? this.reread(keyId, now);
+  }
+
+  /** The reading of a key when it is recent enough, without touching the store; undefined otherwise. */
+  knownLive(keyId: string, now: number): boolean | undefined {
     const reading = this.readings.get(keyId);
-    if (reading && now - reading.at < this.maxAgeMs) return reading.live;
+    return reading && now - reading.at < this.maxAgeMs ? reading.live : undefined;
+  }
+
+  private async reread(keyId: string, now: number): Promise<boolean> {
     const key = await this.store.getServiceAccountKey(keyId);
     const live = key !== undefined && key.deleteTime === undefined;
     this.record(keyId, live, now);

@@ -16,9 +16,25 @@ export class IamAuthorizer implements Authorizer {
   constructor(private readonly policies: IamPolicies) {}
 
   async check(principal: Principal, permission: string, resource: string): Promise<void> {
-    const [identities, policies] = await Promise.all([this.identities(principal), this.applicable(resource)]);
-    if (granted(policies, identities, permission)) return;
+    if (this.decideNow(principal, permission, resource) ?? (await this.decide(principal, permission, resource))) return;
     throw permissionDenied(permission, resource);
+  }
+
+  private async decide(principal: Principal, permission: string, resource: string): Promise<boolean> {
+    const [identities, policies] = await Promise.all([this.identities(principal), this.applicable(resource)]);
+    return granted(policies, identities, permission);
+  }
+
+  /** The decision from what is loaded already, with no await (the common case); undefined when something must be read. */
+  private decideNow(principal: Principal, permission: string, resource: string): boolean | undefined {
+    const project = PROJECT.exec(resource)?.[1];
+    const root = this.policies.peek(ROOT_RESOURCE);
+    const own = project === undefined ? undefined : this.policies.peek(`projects/${project}`);
+    if (!root || (project !== undefined && !own)) return undefined;
+    const member = memberOf(principal);
+    const groups = member === undefined ? [] : this.policies.peekGroupsOf(member);
+    if (!groups) return undefined;
+    return granted(own ? [own, root] : [root], identitiesOf(member, groups), permission);
   }
 
   async permitted(principal: Principal, resource: string, permissions: readonly string[]): Promise<string[]> {
@@ -27,11 +43,9 @@ export class IamAuthorizer implements Authorizer {
   }
 
   /** Every member string that matches the principal. */
-  private async identities(principal: Principal): Promise<string[]> {
-    const member = canonicalMember(principal.member);
-    // allAuthenticatedUsers: anyone with a credential the server accepted, which is every principal with a member.
-    if (member === undefined || member === 'allUsers' || member === 'allAuthenticatedUsers') return ['allUsers'];
-    return [member, ...(await this.policies.groupsOf(member)), 'allAuthenticatedUsers', 'allUsers'];
+  private async identities(principal: Principal): Promise<readonly string[]> {
+    const member = memberOf(principal);
+    return identitiesOf(member, member === undefined ? [] : await this.policies.groupsOf(member));
   }
 
   private applicable(resource: string): Promise<LoadedPolicy[]> {
@@ -39,6 +53,20 @@ export class IamAuthorizer implements Authorizer {
     const root = this.policies.get(ROOT_RESOURCE);
     return Promise.all(project === undefined ? [root] : [this.policies.get(`projects/${project}`), root]);
   }
+}
+
+/** The principal's own member, or undefined for one that can only match `allUsers`. */
+function memberOf(principal: Principal): string | undefined {
+  const member = canonicalMember(principal.member);
+  return member === 'allUsers' || member === 'allAuthenticatedUsers' ? undefined : member;
+}
+
+/**
+ * Every member string that matches a principal: itself, its groups, and — as anyone with a
+ * credential the server accepted — allAuthenticatedUsers and allUsers.
+ */
+function identitiesOf(member: string | undefined, groups: readonly string[]): readonly string[] {
+  return member === undefined ? ['allUsers'] : [member, ...groups, 'allAuthenticatedUsers', 'allUsers'];
 }
 
 function granted(policies: readonly LoadedPolicy[], identities: readonly string[], permission: string): boolean {

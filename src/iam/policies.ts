@@ -19,7 +19,10 @@ export interface LoadedPolicy extends StoredPolicy {
  */
 export class IamPolicies {
   private readonly policies = new Map<string, Promise<LoadedPolicy>>();
+  /** The loaded policies again, as values: the permission check of every call reads them without awaiting. */
+  private readonly loaded = new Map<string, LoadedPolicy>();
   private memberships?: Promise<Memberships>;
+  private loadedMemberships?: Memberships;
 
   constructor(private readonly store: Store) {}
 
@@ -30,9 +33,14 @@ export class IamPolicies {
       const loading = this.load(resource);
       loaded = loading;
       this.policies.set(resource, loading);
-      loading.catch(() => {
-        if (this.policies.get(resource) === loading) this.policies.delete(resource);
-      });
+      loading.then(
+        (policy) => {
+          if (this.policies.get(resource) === loading) this.loaded.set(resource, policy);
+        },
+        () => {
+          if (this.policies.get(resource) === loading) this.policies.delete(resource);
+        },
+      );
     }
     return loaded;
   }
@@ -54,13 +62,35 @@ export class IamPolicies {
       await this.store.setIamPolicy({ resource, ...stored }, compareWith);
     } finally {
       this.policies.delete(resource);
+      this.loaded.delete(resource);
     }
     return stored;
   }
 
+  /** The policy of a resource if it is loaded already; undefined means: call get(). */
+  peek(resource: string): LoadedPolicy | undefined {
+    return this.loaded.get(resource);
+  }
+
+  /** groupsOf, if the groups are loaded already; undefined means: call groupsOf(). */
+  peekGroupsOf(member: string): readonly string[] | undefined {
+    return this.loadedMemberships?.of(member);
+  }
+
   /** The groups that contain `member` (a canonical member), directly or through other groups, as `group:` members. */
   async groupsOf(member: string): Promise<readonly string[]> {
-    this.memberships ??= this.store.getIamGroups().then((groups) => new Memberships(groups));
+    if (!this.memberships) {
+      const loading = this.store.getIamGroups().then((groups) => new Memberships(groups));
+      this.memberships = loading;
+      loading.then(
+        (memberships) => {
+          if (this.memberships === loading) this.loadedMemberships = memberships;
+        },
+        () => {
+          if (this.memberships === loading) this.memberships = undefined;
+        },
+      );
+    }
     return (await this.memberships).of(member);
   }
 
@@ -70,6 +100,7 @@ export class IamPolicies {
       await this.store.setIamGroups(groups);
     } finally {
       this.memberships = undefined;
+      this.loadedMemberships = undefined;
     }
   }
 

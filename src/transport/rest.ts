@@ -57,7 +57,7 @@ export class RestTransport {
         return;
       }
       const found = this.match(req.method ?? 'GET', path);
-      const principal = await this.authenticator.authenticate(req.headers.authorization);
+      const principal = await this.authenticator.authenticate(req.headers.authorization, req.socket);
       const body = hasBody(req) ? await readBody(req) : '';
       const call = transcode(found.route, found.captures, query, body);
       enumAsInteger = call.enumAsInteger;

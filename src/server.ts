@@ -22,7 +22,7 @@ import { services } from './proto/registry.js';
 import { SqliteStore } from './store/sqlite.js';
 import type { Store } from './store/store.js';
 import { createGrpcServer } from './transport/grpc.js';
-import { DualProtocolListener } from './transport/listener.js';
+import { DualProtocolListener, type TlsOptions } from './transport/listener.js';
 import { RestTransport } from './transport/rest.js';
 
 export interface ServerOptions {
@@ -41,6 +41,8 @@ export interface ServerOptions {
   trustedIssuers?: readonly TrustedIssuer[];
   /** With `jwt`: a policy file applied at start (`--iam-policy`). */
   iamPolicyFile?: string;
+  /** Also accept TLS on the same port (plaintext stays accepted): gRPC clients send credentials only over TLS. */
+  tls?: TlsOptions;
   logger?: Logger;
 }
 
@@ -81,7 +83,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   // Assertions are accepted for any audience ending in /token: the server's own URL is not known before it listens.
   const tokenEndpoint = new TokenEndpoint({ store, signingKey });
   const rest = new RestTransport(services, methods, auth.authenticator, log.child({ component: 'rest' }), tokenEndpoint.handle);
-  const listener = new DualProtocolListener(grpcServer, rest.handle);
+  const listener = new DualProtocolListener(grpcServer, rest.handle, options.tls);
   const address = await listener.listen(options.host, options.port);
   const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
 

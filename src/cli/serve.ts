@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { basename, relative } from 'node:path';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { pino } from 'pino';
@@ -27,6 +28,8 @@ interface ServeFlags {
   owner: string;
   trustedIssuer: TrustedIssuer[];
   iamPolicy?: string;
+  tlsCert?: string;
+  tlsKey?: string;
   logLevel: string;
 }
 
@@ -50,10 +53,15 @@ export function serveCommand(): Command {
     .option('--owner <member>', 'with --auth jwt: who is made owner of every project on the first start', 'user:admin@localhost')
     .option('--trusted-issuer <issuer=jwks-url>', 'with --auth jwt: accept access tokens of this OpenID Connect provider (repeatable)', collectIssuer, [])
     .option('--iam-policy <file>', 'with --auth jwt: apply the policies and groups of this file at start')
+    .option('--tls-cert <file>', 'PEM certificate chain: also accept TLS on the same port (gRPC clients send credentials only over TLS)')
+    .option('--tls-key <file>', 'PEM private key of --tls-cert')
     .addOption(new Option('--log-level <level>', 'log level').choices(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'))
     .action(async (opts: ServeFlags) => {
       const logger = pino({ level: opts.logLevel }, pino.destination(2));
+      if ((opts.tlsCert === undefined) !== (opts.tlsKey === undefined)) throw new Error('--tls-cert and --tls-key go together.');
+      const tls = opts.tlsCert && opts.tlsKey ? { cert: readFileSync(opts.tlsCert), key: readFileSync(opts.tlsKey) } : undefined;
       const server = await startServer({
+        tls,
         host: opts.host,
         port: opts.port,
         dataDir: opts.dataDir,
@@ -70,7 +78,9 @@ export function serveCommand(): Command {
           `WARNING: --auth none: every request is accepted without credentials and acts as ${opts.principal} with every permission.\n`,
         );
       }
-      process.stdout.write(`devconnect-emulator serving gRPC and REST on ${server.url} (data in ${opts.dataDir}, --auth ${opts.auth})\n`);
+      process.stdout.write(
+        `devconnect-emulator serving gRPC and REST on ${server.url}${tls ? ' (TLS accepted too)' : ''} (data in ${opts.dataDir}, --auth ${opts.auth})\n`,
+      );
       if (server.createdOwner) {
         process.stdout.write(
           `Created the owner ${server.createdOwner} (roles/owner on every project). Get a token for it with:\n` +

@@ -2,6 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startServer, type RunningServer } from '../../src/server.js';
+import type { TlsOptions } from '../../src/transport/listener.js';
 
 export interface TestServer extends RunningServer {
   dataDir: string;
@@ -11,7 +12,7 @@ export interface TestServer extends RunningServer {
 
 /** A real server on a free 127.0.0.1 port with its own SQLite data directory. */
 export async function startTestServer(
-  options: { operationDelayMs?: number; dataDir?: string; auth?: 'jwt' | 'none'; owner?: string; iamPolicyFile?: string } = {},
+  options: { operationDelayMs?: number; dataDir?: string; auth?: 'jwt' | 'none'; owner?: string; iamPolicyFile?: string; tls?: TlsOptions } = {},
 ): Promise<TestServer> {
   const dataDir = options.dataDir ?? mkdtempSync(join(tmpdir(), 'devconnect-test-'));
   const server = await startServer({
@@ -22,6 +23,7 @@ export async function startTestServer(
     auth: options.auth ?? 'none',
     owner: options.owner,
     iamPolicyFile: options.iamPolicyFile,
+    tls: options.tls,
   });
   return {
     ...server,

@@ -20,8 +20,8 @@ import type { ServiceAccountKeyFile } from '../../src/auth/service-account-keys.
 import { createKeyFile } from '../../src/cli/service-accounts.js';
 import { issueToken } from '../../src/cli/token.js';
 import { CLOUD_PLATFORM } from '../support/auth.js';
-import { loadProtos, PROTOS_ROOT } from '../support/gax-clients.js';
-import { startTestServer, type TestServer } from '../support/server.js';
+import { loadProtos, PROTOS_ROOT, CLIENT_CONFIG, MIXIN_HTTP_RULES } from '../support/gax-clients.js';
+import { startTestServer, type TestServer, grantRoles } from '../support/server.js';
 
 const OWNER = 'user:admin@example.com';
 const ACCOUNT = 'serviceAccount:ci-runner@demo.iam.gserviceaccount.com';
@@ -29,32 +29,6 @@ const PARENT = 'projects/demo/locations/us-central1';
 const SERVICE = 'google.cloud.developerconnect.v1.DeveloperConnect';
 /** Where google-auth-library posts the JWT-bearer grant, whatever the key file's token_uri says. */
 const GOOGLE_TOKEN_URL = 'https://oauth2.googleapis.com/token';
-/** The Operations rules of developerconnect_v1.yaml, as the generated client passes them to lro(). */
-const HTTP_RULES = [
-  { selector: 'google.longrunning.Operations.CancelOperation', post: '/v1/{name=projects/*/locations/*/operations/*}:cancel', body: '*' },
-  { selector: 'google.longrunning.Operations.GetOperation', get: '/v1/{name=projects/*/locations/*/operations/*}' },
-];
-/** CreateConnection's entry in the generated client's developer_connect_client_config.json. */
-const CLIENT_CONFIG: gax.ClientConfig = {
-  interfaces: {
-    [SERVICE]: {
-      retry_codes: { unavailable: ['UNAVAILABLE'] },
-      retry_params: {
-        unavailable: {
-          initial_retry_delay_millis: 1000,
-          retry_delay_multiplier: 1.3,
-          max_retry_delay_millis: 10000,
-          initial_rpc_timeout_millis: 60000,
-          rpc_timeout_multiplier: 1,
-          max_rpc_timeout_millis: 60000,
-          total_timeout_millis: 600000,
-        },
-      },
-      methods: { CreateConnection: { timeout_millis: 60000, retry_codes_name: 'unavailable', retry_params_name: 'unavailable' } },
-    },
-  },
-};
-
 interface RawOperation {
   name: string;
   done: boolean;
@@ -93,7 +67,7 @@ async function developerConnectClient(port: number, tokenUri: string, options: {
 
   const protos = loadProtos();
   const stub = gaxGrpc.createStub(protos.lookupService(SERVICE), opts) as Promise<Record<string, gax.GRPCCall>>;
-  const operationsClient = gax.fallback.lro({ auth, protoJson: protos, httpRules: HTTP_RULES }).operationsClient(opts);
+  const operationsClient = gax.fallback.lro({ auth, protoJson: protos, httpRules: MIXIN_HTTP_RULES }).operationsClient(opts);
   const settings = gaxGrpc.constructSettings(SERVICE, CLIENT_CONFIG, {}, {}) as Record<string, gax.CallSettings>;
   const decoder = (name: string) => {
     const type = protos.lookupType(`.google.cloud.developerconnect.v1.${name}`);
@@ -184,12 +158,7 @@ describe('google-gax with a service-account key file, against serve --auth jwt',
     server = await startTestServer({ auth: 'jwt', owner: OWNER, operationDelayMs: 5000 });
     keyDir = mkdtempSync(join(tmpdir(), 'devconnect-keys-'));
     const owner = await issueToken({ dataDir: server.dataDir, principal: OWNER });
-    const granted = await fetch(`${server.url}/v1/projects/demo:setIamPolicy`, {
-      method: 'POST',
-      headers: { authorization: `Bearer ${owner}`, 'content-type': 'application/json' },
-      body: JSON.stringify({ policy: { bindings: [{ role: 'roles/developerconnect.admin', members: [ACCOUNT] }] } }),
-    });
-    assert.equal(granted.status, 200, await granted.text());
+    await grantRoles(server, owner, 'demo', [{ role: 'roles/developerconnect.admin', members: [ACCOUNT] }]);
   });
   after(async () => {
     await server?.stop();

@@ -8,7 +8,7 @@ import { promisify } from 'node:util';
 import { generate } from 'selfsigned';
 import { createKeyFile } from '../../src/cli/service-accounts.js';
 import { issueToken } from '../../src/cli/token.js';
-import { startTestServer, type TestServer } from '../support/server.js';
+import { startTestServer, type TestServer, grantRoles } from '../support/server.js';
 
 const OWNER = 'user:admin@example.com';
 const ACCOUNT = 'serviceAccount:grpc-runner@demo.iam.gserviceaccount.com';
@@ -41,12 +41,7 @@ describe('google-gax over gRPC with TLS and a service-account key file', () => {
     writeFileSync(join(dir, 'cert.pem'), pems.cert);
     server = await startTestServer({ auth: 'jwt', owner: OWNER, operationDelayMs: 5000, tls: { cert: pems.cert, key: pems.private } });
     const owner = await issueToken({ dataDir: server.dataDir, principal: OWNER });
-    const granted = await fetch(`${server.url}/v1/projects/demo:setIamPolicy`, {
-      method: 'POST',
-      headers: { authorization: `Bearer ${owner}`, 'content-type': 'application/json' },
-      body: JSON.stringify({ policy: { bindings: [{ role: 'roles/developerconnect.admin', members: [ACCOUNT] }] } }),
-    });
-    assert.equal(granted.status, 200, await granted.text());
+    await grantRoles(server, owner, 'demo', [{ role: 'roles/developerconnect.admin', members: [ACCOUNT] }]);
   });
   after(async () => {
     await server?.stop();

@@ -16,7 +16,7 @@ const SERVICE = 'google.cloud.developerconnect.v1.DeveloperConnect';
 const SCOPES = ['https://www.googleapis.com/auth/cloud-platform'];
 
 /** The mixins' HTTP rules from developerconnect_v1.yaml, as the generated client passes them to lro(). */
-const MIXIN_HTTP_RULES = [
+export const MIXIN_HTTP_RULES = [
   { selector: 'google.cloud.location.Locations.GetLocation', get: '/v1/{name=projects/*/locations/*}' },
   { selector: 'google.cloud.location.Locations.ListLocations', get: '/v1/{name=projects/*}/locations' },
   { selector: 'google.longrunning.Operations.CancelOperation', post: '/v1/{name=projects/*/locations/*/operations/*}:cancel', body: '*' },
@@ -35,7 +35,7 @@ const RETRY_PARAMS = {
   max_rpc_timeout_millis: 60000,
   total_timeout_millis: 600000,
 };
-const CLIENT_CONFIG: gax.ClientConfig = {
+export const CLIENT_CONFIG: gax.ClientConfig = {
   interfaces: {
     [SERVICE]: {
       retry_codes: { non_idempotent: [], unavailable: ['UNAVAILABLE'] },

@@ -73,3 +73,18 @@ export async function untilDone(base: string, name: string, timeoutMs = 10_000):
     await new Promise((r) => setTimeout(r, 10));
   }
 }
+
+/** Sets the policy of a project as the given principal (e.g. the bootstrap owner) and fails the test unless it is stored. */
+export async function grantRoles(
+  server: TestServer,
+  token: string,
+  project: string,
+  bindings: { role: string; members: string[] }[],
+): Promise<void> {
+  const response = await fetch(`${server.url}/v1/projects/${project}:setIamPolicy`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+    body: JSON.stringify({ policy: { bindings } }),
+  });
+  if (response.status !== 200) throw new Error(`setIamPolicy failed: ${response.status} ${await response.text()}`);
+}

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { clone, create, fromBinary, toBinary } from '@bufbuild/protobuf';
+import { create, fromBinary, toBinary } from '@bufbuild/protobuf';
 import { anyPack, EmptySchema, timestampNow } from '@bufbuild/protobuf/wkt';
 import type { Engine } from '../engine/engine.js';
 import { OperationFailure, type OperationHandler } from '../engine/handler.js';
@@ -19,7 +19,7 @@ import type { Operation } from '../gen/google/longrunning/operations_pb.js';
 import type { Store } from '../store/store.js';
 import { ApiError, Code } from './errors.js';
 import { assertKnownLocation } from './locations.js';
-import { parseConnectionName, parseLocationName } from './names.js';
+import { locationName, parseConnectionName, parseLocationName } from './names.js';
 import { toOperationMessage } from './operation-message.js';
 import { pageSize, type PageTokens } from './page-token.js';
 import { pause } from './pause.js';
@@ -78,8 +78,9 @@ export class ConnectionsApi {
     if (await this.store.getResource(name)) {
       throw new ApiError(Code.ALREADY_EXISTS, `Connection '${name}' already exists.`, { reason: 'RESOURCE_ALREADY_EXISTS', metadata: { resource: name } });
     }
-    // Output-only fields in the request are ignored (AIP-203); the server sets its own.
-    const connection = clone(ConnectionSchema, request.connection);
+    // Output-only fields in the request are ignored (AIP-203); the server sets its own. The request
+    // was decoded for this call alone, so its message is completed in place.
+    const connection = request.connection;
     Object.assign(connection, {
       name,
       uid: randomUUID(),
@@ -142,7 +143,7 @@ export class ConnectionsApi {
     }
     const input: DeleteInput = { name: request.name, validateOnly: request.validateOnly };
     const record = await this.engine.start({
-      parent: request.name.split('/connections/')[0] ?? '',
+      parent: locationName(parseConnectionName(request.name)),
       kind: 'connections.delete',
       input: JSON.stringify(input),
       verb: 'delete',
@@ -177,7 +178,7 @@ export class ConnectionsApi {
           response,
           change: {
             kind: 'create',
-            resource: { name: connection.name, parent: connection.name.split('/connections/')[0] ?? '', collection: COLLECTION, data },
+            resource: { name: connection.name, parent: locationName(parseConnectionName(connection.name)), collection: COLLECTION, data },
           },
         };
       },

@@ -67,16 +67,16 @@ export class JwtAuthenticator implements Authenticator {
       if (keyId === undefined || this.keys.knownLive(keyId, now) === true) return last.entry.principal;
     }
     const token = bearerToken(authorization);
-    const principal = await this.verifyOrRecall(token, now);
-    const entry = this.cache.get(token, now);
-    if (connection && entry && authorization !== undefined) this.lastOnConnection.set(connection, { authorization, entry });
-    return principal;
+    const entry = await this.verifyOrRecall(token, now);
+    if (connection && authorization !== undefined) this.lastOnConnection.set(connection, { authorization, entry });
+    return entry.principal;
   }
 
-  private async verifyOrRecall(token: string, now: number): Promise<Principal> {
+  /** The cached verification of a token, or a fresh one (then cached). */
+  private async verifyOrRecall(token: string, now: number): Promise<CachedToken> {
     const cached = this.cache.get(token, now);
     if (cached) {
-      if (cached.saKeyId === undefined || (await this.keys.isLive(cached.saKeyId, now))) return cached.principal;
+      if (cached.saKeyId === undefined || (await this.keys.isLive(cached.saKeyId, now))) return cached;
       // The key is gone: verify afresh, which says so.
       this.cache.delete(token);
     }
@@ -88,7 +88,7 @@ export class JwtAuthenticator implements Authenticator {
       throw error;
     }
     this.cache.set(token, verified);
-    return verified.principal;
+    return verified;
   }
 
   private async verify(token: string, now: number): Promise<CachedToken> {

@@ -149,10 +149,6 @@ export class Engine {
     await Promise.allSettled(all.map((r) => r.done));
   }
 
-  get runningCount(): number {
-    return this.running.size;
-  }
-
   private handler(kind: string): OperationHandler {
     const handler = this.handlers.get(kind);
     if (!handler) throw new Error(`no operation handler registered for kind ${kind}`);
@@ -176,7 +172,6 @@ export class Engine {
     const name = record.name;
     let result: HandlerResult;
     try {
-      if (record.requestedCancellation) throw new CancelRequested('cancelled before it started');
       result = await handler.run(record.input, {
         name,
         signal,

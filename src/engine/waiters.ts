@@ -32,10 +32,4 @@ export class Waiters {
     if (!set) return;
     for (const finish of [...set]) finish();
   }
-
-  get size(): number {
-    let n = 0;
-    for (const set of this.parked.values()) n += set.size;
-    return n;
-  }
 }

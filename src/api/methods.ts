@@ -10,8 +10,9 @@ import { ApiError, Code } from './errors.js';
 import type { IamPolicyApi } from './iam-policy.js';
 import type { LocationsApi } from './locations.js';
 import type { OperationsApi } from './operations.js';
+import { then, type MaybePromise } from '../maybe-promise.js';
 
-type Implementation = (request: Message, context: CallContext) => Promise<Message>;
+type Implementation = (request: Message, context: CallContext) => MaybePromise<Message>;
 
 interface Entry {
   implementation: Implementation;
@@ -52,22 +53,24 @@ export class MethodTable {
   /**
    * Runs a method for an authenticated caller: the OAuth scope first, then the IAM permission on
    * the resource named in the request, then the method. One not built yet answers UNIMPLEMENTED.
+   * Refusals may be thrown synchronously or come as a rejection; callers handle both.
    */
-  async call(method: DescMethod, request: Message, context: CallContext): Promise<Message> {
+  call(method: DescMethod, request: Message, context: CallContext): MaybePromise<Message> {
     requireScope(context.principal, `${method.parent.typeName}.${method.name}`);
     const entry = this.entries.get(method.parent.typeName + '.' + method.name);
     if (!entry) {
       throw new ApiError(Code.UNIMPLEMENTED, `Method ${method.parent.typeName}.${method.name} is not implemented by devconnect-emulator yet.`);
     }
-    if (entry.permission !== undefined) await this.authorizer.check(context.principal, entry.permission, entry.resourceOf(request));
-    return entry.implementation(request, context);
+    if (entry.permission === undefined) return entry.implementation(request, context);
+    const checked = this.authorizer.check(context.principal, entry.permission, entry.resourceOf(request));
+    return then(checked, () => entry.implementation(request, context));
   }
 
   private add<I extends DescMessage, O extends DescMessage>(
     method: DescMethod & { input: I; output: O },
     permission: string | undefined,
     resourceOf: (request: MessageShape<I>) => string,
-    implementation: (request: MessageShape<I>, context: CallContext) => Promise<MessageShape<O>>,
+    implementation: (request: MessageShape<I>, context: CallContext) => MaybePromise<MessageShape<O>>,
   ): void {
     // The transports decode every request with `method.input`, so the request has this shape.
     this.entries.set(method.parent.typeName + '.' + method.name, {

@@ -11,6 +11,7 @@ import {
   type Operation,
   type WaitOperationRequest,
 } from '../gen/google/longrunning/operations_pb.js';
+import type { MaybePromise } from '../maybe-promise.js';
 import type { CallContext } from './context.js';
 import { ApiError, Code } from './errors.js';
 import { parseFilter, type FieldType } from './filter.js';
@@ -39,9 +40,12 @@ export class OperationsApi {
     private readonly tokens: PageTokens,
   ) {}
 
-  async getOperation(request: GetOperationRequest): Promise<Operation> {
-    const cached = this.done.get(request.name);
-    if (cached) return cached;
+  /** A done operation LRO clients poll again comes from memory, with no await. */
+  getOperation(request: GetOperationRequest): MaybePromise<Operation> {
+    return this.done.get(request.name) ?? this.readOperation(request);
+  }
+
+  private async readOperation(request: GetOperationRequest): Promise<Operation> {
     parseOperationName(request.name);
     const record = await this.engine.get(request.name);
     if (!record) throw notFound(request.name);

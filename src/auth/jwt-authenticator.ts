@@ -1,5 +1,6 @@
 import type { JWTPayload } from 'jose';
 import { ApiError, Code } from '../api/errors.js';
+import type { MaybePromise } from '../maybe-promise.js';
 import type { Store } from '../store/store.js';
 import { CLOCK_TOLERANCE_SECONDS, decodeUnverified, InvalidTokenError, requireShortLived, scopesOf, verifyJwt, type DecodedJwt } from './jwt-verify.js';
 import { CLOUD_PLATFORM_SCOPE, type Authenticator, type Principal } from './principal.js';
@@ -57,7 +58,7 @@ export class JwtAuthenticator implements Authenticator {
     this.keys = new KeyLiveness(options.store, options.keyRecheckMs ?? 1000);
   }
 
-  async authenticate(authorization: string | undefined, connection?: object): Promise<Principal> {
+  authenticate(authorization: string | undefined, connection?: object): MaybePromise<Principal> {
     const now = Date.now();
     // The same header again on a connection: its verification stands while the token has not
     // expired and its key is known to be live; this skips parsing and hashing a ~650-byte token.
@@ -66,6 +67,10 @@ export class JwtAuthenticator implements Authenticator {
       const keyId = last.entry.saKeyId;
       if (keyId === undefined || this.keys.knownLive(keyId, now) === true) return last.entry.principal;
     }
+    return this.authenticateAfresh(authorization, connection, now);
+  }
+
+  private async authenticateAfresh(authorization: string | undefined, connection: object | undefined, now: number): Promise<Principal> {
     const token = bearerToken(authorization);
     const entry = await this.verifyOrRecall(token, now);
     if (connection && authorization !== undefined) this.lastOnConnection.set(connection, { authorization, entry });

@@ -8,14 +8,14 @@ export class NoAuthentication implements Authenticator {
     this.principal = { member, scopes: [CLOUD_PLATFORM_SCOPE] };
   }
 
-  async authenticate(): Promise<Principal> {
+  authenticate(): Principal {
     return this.principal;
   }
 }
 
 /** `--auth none`: the configured principal holds every permission. */
 export class AllowEverything implements Authorizer {
-  async check(): Promise<void> {}
+  check(): void {}
 
   async permitted(_principal: Principal, _resource: string, permissions: readonly string[]): Promise<string[]> {
     return [...permissions];

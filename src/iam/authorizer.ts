@@ -1,5 +1,6 @@
 import { ApiError, Code } from '../api/errors.js';
 import type { Authorizer, Principal } from '../auth/principal.js';
+import type { MaybePromise } from '../maybe-promise.js';
 import { EtagMismatchError, type Store } from '../store/store.js';
 import { IamPolicies, ROOT_RESOURCE, type LoadedPolicy } from './policies.js';
 import { canonicalMember, etagOf, normalizePolicy } from './policy.js';
@@ -15,9 +16,13 @@ const PROJECT = /^projects\/([^/]+)/;
 export class IamAuthorizer implements Authorizer {
   constructor(private readonly policies: IamPolicies) {}
 
-  async check(principal: Principal, permission: string, resource: string): Promise<void> {
-    if (this.decideNow(principal, permission, resource) ?? (await this.decide(principal, permission, resource))) return;
-    throw permissionDenied(permission, resource);
+  check(principal: Principal, permission: string, resource: string): MaybePromise<void> {
+    const decided = this.decideNow(principal, permission, resource);
+    if (decided === true) return;
+    if (decided === false) throw permissionDenied(permission, resource);
+    return this.decide(principal, permission, resource).then((granted) => {
+      if (!granted) throw permissionDenied(permission, resource);
+    });
   }
 
   private async decide(principal: Principal, permission: string, resource: string): Promise<boolean> {

@@ -47,10 +47,11 @@ function unaryHandler(method: DescMethod, methods: MethodTable, authenticator: A
     const controller = new AbortController();
     call.on('cancelled', () => controller.abort(new Error('call cancelled')));
     const [authorization] = call.metadata.get('authorization');
-    authenticator
-      .authenticate(typeof authorization === 'string' ? authorization : undefined)
-      .then((principal) => methods.call(method, call.request, { signal: controller.signal, principal }))
-      .then(
+    const answer = async (): Promise<Message> => {
+      const principal = await authenticator.authenticate(typeof authorization === 'string' ? authorization : undefined);
+      return methods.call(method, call.request, { signal: controller.signal, principal });
+    };
+    answer().then(
       (response) => callback(null, response),
       (error: unknown) => {
         const status = toStatus(error, log);

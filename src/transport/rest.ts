@@ -7,9 +7,10 @@ import type { CallContext } from '../api/context.js';
 import type { Authenticator, Principal } from '../auth/principal.js';
 import { StatusSchema } from '../gen/google/rpc/status_pb.js';
 import { registry } from '../proto/registry.js';
-import { httpRoutes, type HttpRoute } from './http-rules.js';
+import { then, type MaybePromise } from '../maybe-promise.js';
+import { httpRoutes } from './http-rules.js';
+import { RouteTable, type RouteMatch } from './route-table.js';
 import { httpStatusOf, toStatus } from './status.js';
-import { transcode } from './transcode.js';
 
 const MAX_BODY_BYTES = 1024 * 1024;
 
@@ -21,7 +22,7 @@ export interface TokenResponse {
 
 /** REST/JSON over HTTP/1.1: routes from the google.api.http rules, errors as AIP-193 JSON. */
 export class RestTransport {
-  private readonly routes: Map<string, HttpRoute[]>;
+  private readonly routes: RouteTable;
 
   constructor(
     services: readonly DescService[],
@@ -31,59 +32,74 @@ export class RestTransport {
     /** `POST /token`, the OAuth 2.0 token endpoint; it authenticates its callers itself. */
     private readonly token?: (contentType: string | undefined, body: string) => Promise<TokenResponse>,
   ) {
-    this.routes = new Map();
-    for (const route of httpRoutes(services)) {
-      const list = this.routes.get(route.httpMethod) ?? [];
-      list.push(route);
-      this.routes.set(route.httpMethod, list);
-    }
+    this.routes = new RouteTable(httpRoutes(services));
   }
 
+  /**
+   * Answers one request. A call whose every step can answer at once (no body to read, a
+   * remembered credential, a cached result: a polled GetOperation) is answered in this turn,
+   * with no promise made; the others continue asynchronously.
+   */
   readonly handle = (req: IncomingMessage, res: ServerResponse): void => {
-    this.serve(req, res).catch((error: unknown) => this.log.error({ err: error }, 'failed to answer a REST request'));
-  };
-
-  private async serve(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    let enumAsInteger = false;
+    let reply: MaybePromise<Encoded>;
     try {
-      // The URL is split by hand: `new URL` costs more than the rest of a cached GetOperation.
-      const target = req.url ?? '/';
-      const q = target.indexOf('?');
-      const path = q < 0 ? target : target.slice(0, q);
-      const query = new URLSearchParams(q < 0 ? '' : target.slice(q + 1));
-      if (path === '/token' && req.method === 'POST' && this.token) {
-        const answer = await this.token(req.headers['content-type'], await readBody(req));
-        res.writeHead(answer.status, answer.headers).end(JSON.stringify(answer.body));
+      if (req.method === 'POST' && this.token && /^\/token(\?|$)/.test(req.url ?? '')) {
+        this.serveToken(req, res, this.token).catch((error: unknown) => this.fail(res, error));
         return;
       }
-      const found = this.match(req.method ?? 'GET', path);
-      const principal = await this.authenticator.authenticate(req.headers.authorization, req.socket);
-      const body = hasBody(req) ? await readBody(req) : '';
-      const call = transcode(found.route, found.captures, query, body);
-      enumAsInteger = call.enumAsInteger;
-      const response = await this.methods.call(found.route.method, call.request, callContext(res, principal));
-      sendText(res, 200, encodeJson(found.route.method.output, response, enumAsInteger));
+      reply = this.dispatch(req, res);
     } catch (error) {
-      const status = toStatus(error, this.log);
-      const json = toJson(StatusSchema, status, { registry, enumAsInteger }) as JsonObject;
-      // RFC 6750: a refused credential is answered with a Bearer challenge.
-      // RFC 6750 §3.1: no error code when the request carried no credentials at all.
-      if (status.code === Code.UNAUTHENTICATED) {
-        const missing = error instanceof ApiError && error.errorInfo?.reason === 'CREDENTIALS_MISSING';
-        res.setHeader('www-authenticate', missing ? 'Bearer realm="devconnect-emulator"' : 'Bearer realm="devconnect-emulator", error="invalid_token"');
-      }
-      send(res, httpStatusOf(status.code), {
-        error: { code: httpStatusOf(status.code), message: status.message, status: Code[status.code], details: json.details ?? [] },
-      });
+      this.fail(res, error);
+      return;
     }
+    if (!(reply instanceof Promise)) return sendEncoded(res, 200, reply);
+    reply
+      .then((encoded) => sendEncoded(res, 200, encoded), (error: unknown) => this.fail(res, error))
+      .catch((error: unknown) => this.log.error({ err: error }, 'failed to answer a REST request'));
+  };
+
+  private dispatch(req: IncomingMessage, res: ServerResponse): MaybePromise<Encoded> {
+    // The URL is split by hand: `new URL` costs more than the rest of a cached GetOperation.
+    const target = req.url ?? '/';
+    const q = target.indexOf('?');
+    const path = q < 0 ? target : target.slice(0, q);
+    const query = q < 0 ? undefined : new URLSearchParams(target.slice(q + 1));
+    const httpMethod = req.method ?? 'GET';
+    const found = this.routes.match(httpMethod, path);
+    if (!found) throw new ApiError(Code.NOT_FOUND, `No method serves ${httpMethod} ${path}.`, { reason: 'METHOD_NOT_FOUND' });
+    const principal = this.authenticator.authenticate(req.headers.authorization, req.socket);
+    if (principal instanceof Promise || hasBody(req)) {
+      return Promise.all([principal, hasBody(req) ? readBody(req) : '']).then(([who, body]) => this.invoke(found, query, body, who, res));
+    }
+    return this.invoke(found, query, '', principal, res);
   }
 
-  private match(httpMethod: string, path: string): { route: HttpRoute; captures: string[] } {
-    for (const route of this.routes.get(httpMethod) ?? []) {
-      const m = route.pattern.exec(path);
-      if (m) return { route, captures: m.slice(1) };
+  private invoke(found: RouteMatch, query: URLSearchParams | undefined, body: string, principal: Principal, res: ServerResponse): MaybePromise<Encoded> {
+    const call = found.binder.bind(found.captures, query, body);
+    const output = found.route.method.output;
+    const response = this.methods.call(found.route.method, call.request, new RestCallContext(res, principal));
+    return then(response, (message) => encodeJson(output, message, call.enumAsInteger));
+  }
+
+  private async serveToken(req: IncomingMessage, res: ServerResponse, token: NonNullable<RestTransport['token']>): Promise<void> {
+    const answer = await token(req.headers['content-type'], await readBody(req));
+    res.writeHead(answer.status, answer.headers).end(JSON.stringify(answer.body));
+  }
+
+  private fail(res: ServerResponse, error: unknown): void {
+    const status = toStatus(error, this.log);
+    // The detail messages we send (ErrorInfo, BadRequest, ResourceInfo, ...) have no enum fields,
+    // so `alt=json;enum-encoding=int` does not change an error's JSON.
+    const json = toJson(StatusSchema, status, { registry }) as JsonObject;
+    // RFC 6750: a refused credential is answered with a Bearer challenge.
+    // RFC 6750 §3.1: no error code when the request carried no credentials at all.
+    if (status.code === Code.UNAUTHENTICATED && !res.headersSent) {
+      const missing = error instanceof ApiError && error.errorInfo?.reason === 'CREDENTIALS_MISSING';
+      res.setHeader('www-authenticate', missing ? 'Bearer realm="devconnect-emulator"' : 'Bearer realm="devconnect-emulator", error="invalid_token"');
     }
-    throw new ApiError(Code.NOT_FOUND, `No method serves ${httpMethod} ${path}.`, { reason: 'METHOD_NOT_FOUND' });
+    send(res, httpStatusOf(status.code), {
+      error: { code: httpStatusOf(status.code), message: status.message, status: Code[status.code], details: json.details ?? [] },
+    });
   }
 }
 
@@ -97,34 +113,47 @@ function hasBody(req: IncomingMessage): boolean {
  * The call context of a REST request. Its signal aborts when the client goes away before the
  * answer is written; it is made only when a method reads it, as most never do.
  */
-function callContext(res: ServerResponse, principal: Principal): CallContext {
-  let controller: AbortController | undefined;
-  return {
-    principal,
-    get signal(): AbortSignal {
-      if (!controller) {
-        const c = new AbortController();
-        controller = c;
-        res.once('close', () => {
-          if (!res.writableFinished) c.abort(new Error('client went away'));
-        });
-      }
-      return controller.signal;
-    },
-  };
+class RestCallContext implements CallContext {
+  private controller: AbortController | undefined;
+
+  constructor(
+    private readonly res: ServerResponse,
+    readonly principal: Principal,
+  ) {}
+
+  get signal(): AbortSignal {
+    if (!this.controller) {
+      const controller = new AbortController();
+      this.controller = controller;
+      this.res.once('close', () => {
+        if (!this.res.writableFinished) controller.abort(new Error('client went away'));
+      });
+    }
+    return this.controller.signal;
+  }
+}
+
+/** A JSON response body and its length in bytes. */
+interface Encoded {
+  text: string;
+  bytes: number;
 }
 
 // Responses that are shared and frozen (cached done operations) are encoded once per encoding.
-const encoded = [new WeakMap<Message, string>(), new WeakMap<Message, string>()];
+const encoded = [new WeakMap<Message, Encoded>(), new WeakMap<Message, Encoded>()];
 
-function encodeJson(schema: DescMessage, message: Message, enumAsInteger: boolean): string {
-  const memo = encoded[enumAsInteger ? 1 : 0] as WeakMap<Message, string>;
-  let text = memo.get(message);
-  if (text === undefined) {
-    text = JSON.stringify(toJson(schema, message, { registry, enumAsInteger }));
-    memo.set(message, text);
+function encodeJson(schema: DescMessage, message: Message, enumAsInteger: boolean): Encoded {
+  const memo = encoded[enumAsInteger ? 1 : 0] as WeakMap<Message, Encoded>;
+  let result = memo.get(message);
+  if (result === undefined) {
+    result = encodedText(JSON.stringify(toJson(schema, message, { registry, enumAsInteger })));
+    memo.set(message, result);
   }
-  return text;
+  return result;
+}
+
+function encodedText(text: string): Encoded {
+  return { text, bytes: Buffer.byteLength(text) };
 }
 
 function readBody(req: IncomingMessage): Promise<string> {
@@ -147,14 +176,11 @@ function readBody(req: IncomingMessage): Promise<string> {
 }
 
 function send(res: ServerResponse, status: number, body: unknown): void {
-  sendText(res, status, JSON.stringify(body));
+  sendEncoded(res, status, encodedText(JSON.stringify(body)));
 }
 
-function sendText(res: ServerResponse, status: number, text: string): void {
+function sendEncoded(res: ServerResponse, status: number, body: Encoded): void {
   if (res.headersSent || res.destroyed) return;
-  res.writeHead(status, {
-    'content-type': 'application/json; charset=utf-8',
-    'content-length': Buffer.byteLength(text),
-  });
-  res.end(text);
+  res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'content-length': body.bytes });
+  res.end(body.text);
 }

@@ -1,4 +1,4 @@
-import { fromJson, ScalarType, type DescField, type DescMessage, type JsonObject, type JsonValue, type Message } from '@bufbuild/protobuf';
+import { create, fromJson, ScalarType, type DescField, type DescMessage, type JsonObject, type JsonValue, type Message } from '@bufbuild/protobuf';
 import { ApiError } from '../api/errors.js';
 import { registry } from '../proto/registry.js';
 import type { HttpRoute } from './http-rules.js';
@@ -13,55 +13,82 @@ export interface RestCall {
 }
 
 /**
- * Builds the request message of a REST call (AIP-127 / google.api.HttpRule): path variables,
+ * Builds the request messages of one REST route (AIP-127 / google.api.HttpRule): path variables,
  * then the body (the whole request for '*', one field otherwise), then query parameters for
  * the fields neither binds. The JSON is parsed by protobuf-es, which rejects unknown fields.
  */
-export function transcode(route: HttpRoute, captures: string[], query: URLSearchParams, rawBody: string): RestCall {
-  const input = route.method.input;
-  let json: JsonObject = {};
-  const bodyValue = parseBody(rawBody, route.body);
-  if (route.body === '*') {
-    if (bodyValue !== undefined) json = asObject(bodyValue, 'The request body');
-  } else if (route.body !== '' && bodyValue !== undefined) {
-    json[fieldByName(input, route.body).jsonName] = bodyValue;
+export class RequestBinder {
+  private readonly input: DescMessage;
+  /** The top-level field of each path variable, in capture order. */
+  private readonly tops: DescField[];
+  private readonly paths: string[][];
+  /**
+   * Set when every variable is a top-level string field: then a call with neither body nor query
+   * (GetOperation, the hottest call) becomes a message with those fields set, without a JSON round trip.
+   */
+  private readonly direct: boolean;
+
+  constructor(private readonly route: HttpRoute) {
+    this.input = route.method.input;
+    this.paths = route.variables.map((v) => v.split('.'));
+    this.tops = this.paths.map((path) => fieldByName(this.input, path[0] ?? ''));
+    this.direct = this.paths.every((path, i) => path.length === 1 && this.tops[i]?.fieldKind === 'scalar' && this.tops[i].scalar === ScalarType.STRING);
   }
 
-  const bound = new Set<string>();
-  route.variables.forEach((path, i) => {
-    const top = fieldByName(input, path.split('.')[0] ?? '');
-    if (route.body === '*' && (json[top.jsonName] !== undefined || json[top.name] !== undefined)) {
-      throw ApiError.invalidArgument(`Field '${top.name}' is bound by the URL path and must not be set in the request body.`, top.name);
+  bind(captures: readonly string[], query: URLSearchParams | undefined, rawBody: string): RestCall {
+    if (this.direct && query === undefined && rawBody.length === 0) {
+      const request = create(this.input) as Message & Record<string, unknown>;
+      for (let i = 0; i < this.tops.length; i++) request[(this.tops[i] as DescField).localName] = decodePathValue(captures[i] ?? '');
+      return { request, enumAsInteger: false };
     }
-    const value = decodePathValue(captures[i] ?? '');
-    setPath(json, input, path.split('.'), value, true);
-    bound.add(path.split('.')[0] ?? '');
-  });
+    return this.bindJson(captures, query, rawBody);
+  }
 
-  let enumAsInteger = false;
-  for (const [key, value] of query) {
-    if (SYSTEM_PARAMETERS.has(key)) {
-      if (key === '$alt' || key === 'alt') enumAsInteger = /enum-encoding=int/.test(value);
-      continue;
-    }
+  private bindJson(captures: readonly string[], query: URLSearchParams | undefined, rawBody: string): RestCall {
+    const { route, input } = this;
+    let json: JsonObject = {};
+    const bodyValue = parseBody(rawBody, route.body);
     if (route.body === '*') {
-      throw ApiError.invalidArgument(`Cannot bind query parameter '${key}': the request body carries every field of this method.`, key);
+      if (bodyValue !== undefined) json = asObject(bodyValue, 'The request body');
+    } else if (route.body !== '' && bodyValue !== undefined) {
+      json[fieldByName(input, route.body).jsonName] = bodyValue;
     }
-    const path = key.split('.');
-    const top = fieldByName(input, path[0] ?? '', key);
-    if (route.body !== '' && top.name === route.body) {
-      throw ApiError.invalidArgument(`Cannot bind query parameter '${key}': the field is carried by the request body.`, key);
-    }
-    if (bound.has(top.name)) {
-      throw ApiError.invalidArgument(`Cannot bind query parameter '${key}': the field is bound by the URL path.`, key);
-    }
-    setPath(json, input, path, value, false);
-  }
 
-  try {
-    return { request: fromJson(input, json, { registry }), enumAsInteger };
-  } catch (error) {
-    throw ApiError.invalidArgument(`Invalid request: ${(error as Error).message}`);
+    const bound = new Set<string>();
+    this.paths.forEach((path, i) => {
+      const top = this.tops[i] as DescField;
+      if (route.body === '*' && (json[top.jsonName] !== undefined || json[top.name] !== undefined)) {
+        throw ApiError.invalidArgument(`Field '${top.name}' is bound by the URL path and must not be set in the request body.`, top.name);
+      }
+      setPath(json, input, path, decodePathValue(captures[i] ?? ''), true);
+      bound.add(top.name);
+    });
+
+    let enumAsInteger = false;
+    for (const [key, value] of query ?? []) {
+      if (SYSTEM_PARAMETERS.has(key)) {
+        if (key === '$alt' || key === 'alt') enumAsInteger = /enum-encoding=int/.test(value);
+        continue;
+      }
+      if (route.body === '*') {
+        throw ApiError.invalidArgument(`Cannot bind query parameter '${key}': the request body carries every field of this method.`, key);
+      }
+      const path = key.split('.');
+      const top = fieldByName(input, path[0] ?? '', key);
+      if (route.body !== '' && top.name === route.body) {
+        throw ApiError.invalidArgument(`Cannot bind query parameter '${key}': the field is carried by the request body.`, key);
+      }
+      if (bound.has(top.name)) {
+        throw ApiError.invalidArgument(`Cannot bind query parameter '${key}': the field is bound by the URL path.`, key);
+      }
+      setPath(json, input, path, value, false);
+    }
+
+    try {
+      return { request: fromJson(input, json, { registry }), enumAsInteger };
+    } catch (error) {
+      throw ApiError.invalidArgument(`Invalid request: ${(error as Error).message}`);
+    }
   }
 }
 
@@ -83,6 +110,7 @@ function asObject(value: JsonValue, what: string): JsonObject {
 }
 
 function decodePathValue(raw: string): string {
+  if (!raw.includes('%')) return raw;
   try {
     return decodeURIComponent(raw);
   } catch {

@@ -16,8 +16,8 @@ import { authFixture, CLOUD_PLATFORM, epochSeconds, newRsaPrivateKeyPem, selfSig
 const ISSUER = 'https://idp.example.com';
 
 /** Asserts a 401: ApiError UNAUTHENTICATED whose message matches. */
-async function refused(promise: Promise<unknown>, message: RegExp, reason = 'ACCESS_TOKEN_INVALID'): Promise<void> {
-  await assert.rejects(promise, (error: unknown) => {
+async function refused(promise: unknown, message: RegExp, reason = 'ACCESS_TOKEN_INVALID'): Promise<void> {
+  await assert.rejects(Promise.resolve(promise), (error: unknown) => {
     assert.ok(error instanceof ApiError, String(error));
     assert.equal(error.code, Code.UNAUTHENTICATED);
     assert.match(error.message, message);

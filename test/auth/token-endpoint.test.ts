@@ -96,6 +96,6 @@ describe('TokenEndpoint (POST /token, RFC 7523 JWT-bearer grant)', () => {
     assert.equal(await fx.store.deleteServiceAccountKey(doomed.private_key_id, new Date()), true);
     oauthError(await grant(await grantAssertion(doomed)), 'invalid_grant', /has no keys that are not deleted/);
     const fresh = new JwtAuthenticator({ store: fx.store, signingKey: fx.signingKey });
-    await assert.rejects(fresh.authenticate(header), (error: unknown) => error instanceof ApiError && error.code === Code.UNAUTHENTICATED && /was deleted/.test(error.message));
+    await assert.rejects(async () => fresh.authenticate(header), (error: unknown) => error instanceof ApiError && error.code === Code.UNAUTHENTICATED && /was deleted/.test(error.message));
   });
 });

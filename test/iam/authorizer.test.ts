@@ -129,7 +129,7 @@ describe('IamAuthorizer', () => {
   it("denies in Google's words, with an ErrorInfo naming the permission and the resource, whether or not the resource exists", async () => {
     const { authorizer } = await setup({});
     for (const resource of [OP, 'projects/never/locations/nowhere/operations/none']) {
-      await assert.rejects(authorizer.check(principal('user:mallory@example.com'), CANCEL, resource), (error: unknown) => {
+      await assert.rejects(async () => authorizer.check(principal('user:mallory@example.com'), CANCEL, resource), (error: unknown) => {
         assert.ok(error instanceof ApiError);
         assert.equal(error.code, Code.PERMISSION_DENIED);
         assert.equal(error.message, `Permission 'developerconnect.operations.cancel' denied on resource '${resource}' (or it may not exist).`);

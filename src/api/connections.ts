@@ -16,7 +16,7 @@ import {
   type ListConnectionsResponse,
 } from '../gen/google/cloud/developerconnect/v1/developer_connect_pb.js';
 import type { Operation } from '../gen/google/longrunning/operations_pb.js';
-import type { Store } from '../store/store.js';
+import { ResourceExistsError, type Store } from '../store/store.js';
 import { ApiError, Code } from './errors.js';
 import { assertKnownLocation } from './locations.js';
 import { locationName, parseConnectionName, parseLocationName } from './names.js';
@@ -75,9 +75,6 @@ export class ConnectionsApi {
       );
     }
     const name = `${request.parent}/connections/${request.connectionId}`;
-    if (await this.store.getResource(name)) {
-      throw new ApiError(Code.ALREADY_EXISTS, `Connection '${name}' already exists.`, { reason: 'RESOURCE_ALREADY_EXISTS', metadata: { resource: name } });
-    }
     // Output-only fields in the request are ignored (AIP-203); the server sets its own. The request
     // was decoded for this call alone, so its message is completed in place.
     const connection = request.connection;
@@ -95,13 +92,13 @@ export class ConnectionsApi {
       connection: Buffer.from(toBinary(ConnectionSchema, connection)).toString('base64'),
       validateOnly: request.validateOnly,
     };
-    const record = await this.engine.start({
-      parent: request.parent,
-      kind: 'connections.create',
-      input: JSON.stringify(input),
-      verb: 'create',
-      target: name,
-    });
+    let record;
+    try {
+      record = await this.engine.start({ parent: request.parent, kind: 'connections.create', input: JSON.stringify(input), verb: 'create', target: name, unlessExists: name });
+    } catch (error) {
+      if (!(error instanceof ResourceExistsError)) throw error;
+      throw new ApiError(Code.ALREADY_EXISTS, `Connection '${name}' already exists.`, { reason: 'RESOURCE_ALREADY_EXISTS', metadata: { resource: name } });
+    }
     return toOperationMessage(record);
   }
 

@@ -22,6 +22,8 @@ export interface StartRequest {
   input: string;
   verb: string;
   target: string;
+  /** A resource that must not exist: checked in the transaction that commits the operation (ResourceExistsError). */
+  unlessExists?: string;
 }
 
 export type CancelResult = 'requested' | 'already-done' | 'not-found' | 'not-cancellable';
@@ -55,11 +57,11 @@ export class Engine {
   /** Commits a new operation and schedules its handler; resolves with the stored record. */
   async start(request: StartRequest): Promise<OperationRecord> {
     const handler = this.handler(request.kind);
-    const record = await this.store.insertOperation({
-      ...request,
-      name: `${request.parent}/operations/${newOperationId()}`,
-      createTime: new Date(),
-    });
+    const { unlessExists, ...fields } = request;
+    const record = await this.store.insertOperation(
+      { ...fields, name: `${request.parent}/operations/${newOperationId()}`, createTime: new Date() },
+      unlessExists,
+    );
     this.records.set(record.name, record);
     this.launch(record, handler, false);
     return record;

@@ -144,6 +144,7 @@ export class SqliteStore implements Store {
       ),
       deleteOperation: db.prepare('DELETE FROM operations WHERE name = ?'),
       getResource: db.prepare('SELECT * FROM resources WHERE name = ?'),
+      resourceExists: db.prepare('SELECT 1 FROM resources WHERE name = ?').pluck(),
       insertResource: db.prepare(
         'INSERT INTO resources (name, parent, collection, data) VALUES (@name, @parent, @collection, @data) ON CONFLICT (name) DO NOTHING',
       ),
@@ -170,8 +171,12 @@ export class SqliteStore implements Store {
     return new SqliteStore(db);
   }
 
-  insertOperation(op: NewOperation): Promise<OperationRecord> {
-    return this.write(() => toOperation(this.statements.insertOperation.get({ ...op, createTime: op.createTime.getTime() }) as OperationRow));
+  insertOperation(op: NewOperation, unlessExists?: string): Promise<OperationRecord> {
+    return this.write(() => {
+      // Inside the group's transaction this read takes no lock of its own, unlike one outside it.
+      if (unlessExists !== undefined && this.statements.resourceExists.get(unlessExists) !== undefined) throw new ResourceExistsError(unlessExists);
+      return toOperation(this.statements.insertOperation.get({ ...op, createTime: op.createTime.getTime() }) as OperationRow);
+    });
   }
 
   async getOperation(name: string): Promise<OperationRecord | undefined> {

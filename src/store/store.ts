@@ -51,7 +51,10 @@ export interface Outcome {
   response?: StoredAny;
 }
 
-/** Thrown by `finishOperation` when a `create` change meets an existing resource; nothing was written. */
+/**
+ * Thrown by `finishOperation` when a `create` change meets an existing resource, and by
+ * `insertOperation` when its `unlessExists` resource exists; nothing was written.
+ */
 export class ResourceExistsError extends Error {
   constructor(readonly resourceName: string) {
     super(`resource ${resourceName} already exists`);
@@ -120,7 +123,11 @@ export class EtagMismatchError extends Error {
  * same interface and pass the same contract suite (test/store/contract.ts).
  */
 export interface Store {
-  insertOperation(op: NewOperation): Promise<OperationRecord>;
+  /**
+   * Commits a new, running operation. With `unlessExists`, the same transaction first checks that
+   * no resource of that name exists, and fails with ResourceExistsError (committing nothing) if one does.
+   */
+  insertOperation(op: NewOperation, unlessExists?: string): Promise<OperationRecord>;
   getOperation(name: string): Promise<OperationRecord | undefined>;
   /** Newest first. `filter` fields: done, metadata.verb, metadata.target, error.code. */
   listOperations(query: PageQuery & { filter?: FilterExpr }): Promise<Page<OperationRecord>>;

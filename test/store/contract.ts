@@ -251,6 +251,22 @@ export function storeContract(name: string, open: () => Promise<Store>, options:
       assert.equal((await store.getOperation(op.name))?.error?.code, 6);
     });
 
+    it('insertOperation with unlessExists commits nothing when that resource exists, even in a group with other writes', async () => {
+      const store = await fresh();
+      const taken = resource(P, 'taken');
+      await addResource(store, taken);
+      const before = names(await store.listOperations({ parent: P, pageSize: 100 }).then((p) => p.items));
+      const clash = newOp({ target: taken.name });
+      const free = newOp({ target: `${P}/connections/free` });
+      // Issued together, so a batching backend commits them in one group.
+      const [refused, accepted] = await Promise.allSettled([store.insertOperation(clash, taken.name), store.insertOperation(free, free.target)]);
+      assert.ok(refused.status === 'rejected' && refused.reason instanceof ResourceExistsError && refused.reason.resourceName === taken.name);
+      assert.equal(accepted.status, 'fulfilled');
+      assert.equal(await store.getOperation(clash.name), undefined, 'the refused operation was not written');
+      assert.equal((await store.getOperation(free.name))?.name, free.name);
+      assert.deepEqual(names((await store.listOperations({ parent: P, pageSize: 100 })).items), [free.name, ...before]);
+    });
+
     it('a delete change removes the resource with the outcome, and deleting nothing succeeds', async () => {
       const store = await fresh();
       const doomed = resource(P, 'doomed');

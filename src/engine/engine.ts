@@ -3,7 +3,7 @@ import { LRUCache } from 'lru-cache';
 import type { Logger } from 'pino';
 import { Code } from '../gen/google/rpc/code_pb.js';
 import type { FilterExpr } from '../store/filter-expr.js';
-import { ResourceExistsError, type OperationRecord, type Outcome, type Page, type Store } from '../store/store.js';
+import { ResourceExistsError, type NewOperation, type OperationError, type OperationRecord, type Outcome, type Page, type Store } from '../store/store.js';
 import { OperationFailure, type HandlerResult, type OperationHandler } from './handler.js';
 import { Waiters } from './waiters.js';
 
@@ -13,6 +13,10 @@ class CancelRequested extends Error {
 }
 class ShuttingDown extends Error {
   override name = 'ShuttingDown';
+}
+/** Its operation could not be committed (e.g. the resource exists): the handler's work is dropped. */
+class NotCreated extends Error {
+  override name = 'NotCreated';
 }
 
 export interface StartRequest {
@@ -54,16 +58,55 @@ export class Engine {
     this.handlers.set(handler.kind, handler);
   }
 
-  /** Commits a new operation and schedules its handler; resolves with the stored record. */
+  /**
+   * Starts an operation and resolves with its committed record. The handler runs at once. When it
+   * ends without waiting for time or I/O (no `--operation-delay`), the operation is committed done,
+   * with its resource change, in one transaction, and returned done: the client needs no poll, as
+   * with Google's emulators for instant work. Otherwise the running operation is committed and the
+   * handler goes on; its outcome is committed when it ends.
+   */
   async start(request: StartRequest): Promise<OperationRecord> {
     const handler = this.handler(request.kind);
     const { unlessExists, ...fields } = request;
-    const record = await this.store.insertOperation(
-      { ...fields, name: `${request.parent}/operations/${newOperationId()}`, createTime: new Date() },
-      unlessExists,
-    );
+    const op: NewOperation = { ...fields, name: `${request.parent}/operations/${newOperationId()}`, createTime: new Date() };
+    const controller = new AbortController();
+    const inserted = new Deferred();
+    const settlement = this.run(op.name, handler, op.input, controller.signal, false, inserted.promise);
+    // Microtasks run before the next turn of the event loop: a handler that needs no timer or I/O wins.
+    const early = await Promise.race([settlement, nextTurn()]);
+    if (early !== undefined && early.kind !== 'shutdown') return this.insertFinished(op, unlessExists, early);
+    let record: OperationRecord;
+    try {
+      record = await this.store.insertOperation(op, { unlessExists });
+    } catch (error) {
+      controller.abort(new NotCreated('the operation was not created'));
+      inserted.reject(error);
+      throw error;
+    }
     this.records.set(record.name, record);
-    this.launch(record, handler, false);
+    inserted.resolve();
+    this.track(record.name, controller, settlement);
+    if (this.stopping) controller.abort(new ShuttingDown('server shutting down'));
+    return record;
+  }
+
+  /** Commits an operation whose handler has already ended, done, in one transaction with its change. */
+  private async insertFinished(op: NewOperation, unlessExists: string | undefined, settlement: Exclude<Settlement, { kind: 'shutdown' }>): Promise<OperationRecord> {
+    const endTime = new Date();
+    let record: OperationRecord;
+    if (settlement.kind === 'error') {
+      record = await this.store.insertOperation(op, { unlessExists, finished: { outcome: { error: settlement.error }, endTime } });
+    } else {
+      const { response, change } = settlement.result;
+      try {
+        record = await this.store.insertOperation(op, { unlessExists, finished: { outcome: { response }, endTime, change } });
+      } catch (error) {
+        // The resource named by unlessExists exists: the call fails, no operation is made.
+        if (!(error instanceof ResourceExistsError) || error.resourceName === unlessExists) throw error;
+        record = await this.store.insertOperation(op, { unlessExists, finished: { outcome: { error: alreadyExists(error) }, endTime } });
+      }
+    }
+    this.records.set(record.name, record);
     return record;
   }
 
@@ -157,49 +200,57 @@ export class Engine {
     return handler;
   }
 
+  /** Runs the handler of an operation that is in the store already (after a restart). */
   private launch(record: OperationRecord, handler: OperationHandler, resumed: boolean): void {
     if (this.stopping) return;
     const controller = new AbortController();
-    // A microtask, not a timer: the handler starts right after start() has returned, so with no
-    // operation delay its outcome joins the next group commit instead of waiting a loop turn.
-    const done = Promise.resolve()
-      .then(() => this.execute(record, handler, controller.signal, resumed))
-      // A failed final write leaves the operation unfinished in the store; the next start resumes or fails it.
-      .catch((error: unknown) => this.log.error({ err: error, operation: record.name }, 'could not record the outcome of an operation'))
-      .finally(() => this.running.delete(record.name));
-    this.running.set(record.name, { controller, done });
+    this.track(record.name, controller, this.run(record.name, handler, record.input, controller.signal, resumed, Promise.resolve()));
   }
 
-  private async execute(record: OperationRecord, handler: OperationHandler, signal: AbortSignal, resumed: boolean): Promise<void> {
-    const name = record.name;
-    let result: HandlerResult;
+  /** Registers running work, so cancel and stop reach it, and commits its outcome when it ends. */
+  private track(name: string, controller: AbortController, settlement: Promise<Settlement>): void {
+    const done = settlement
+      .then((s) => this.settle(name, s))
+      // A failed final write leaves the operation unfinished in the store; the next start resumes or fails it.
+      .catch((error: unknown) => this.log.error({ err: error, operation: name }, 'could not record the outcome of an operation'))
+      .finally(() => this.running.delete(name));
+    this.running.set(name, { controller, done });
+  }
+
+  /** Runs a handler to its end; never rejects. `inserted` resolves once the operation is in the store. */
+  private async run(name: string, handler: OperationHandler, input: string, signal: AbortSignal, resumed: boolean, inserted: Promise<void>): Promise<Settlement> {
     try {
-      result = await handler.run(record.input, {
+      const result = await handler.run(input, {
         name,
         signal,
         resumed,
         reportStatus: async (message) => {
+          await inserted;
           await this.store.setStatusMessage(name, message);
           const cached = this.records.get(name);
           if (cached && !cached.done) this.records.set(name, { ...cached, statusMessage: message });
         },
       });
+      return { kind: 'result', result };
     } catch (error) {
-      if (signal.reason instanceof ShuttingDown) return;
-      await this.finish(name, { error: this.failureOf(error, signal, name) });
-      return;
-    }
-    try {
-      await this.finish(name, { response: result.response }, result);
-    } catch (error) {
-      if (!(error instanceof ResourceExistsError)) throw error;
-      await this.finish(name, {
-        error: { code: Code.ALREADY_EXISTS, message: `Resource '${error.resourceName}' already exists.` },
-      });
+      if (signal.reason instanceof ShuttingDown || signal.reason instanceof NotCreated) return { kind: 'shutdown' };
+      return { kind: 'error', error: this.failureOf(error, signal, name) };
     }
   }
 
-  private failureOf(error: unknown, signal: AbortSignal, name: string): Outcome['error'] {
+  /** Commits how a tracked operation ended (nothing when the server is going away: it resumes at the next start). */
+  private async settle(name: string, settlement: Settlement): Promise<void> {
+    if (settlement.kind === 'shutdown') return;
+    if (settlement.kind === 'error') return this.finish(name, { error: settlement.error });
+    try {
+      await this.finish(name, { response: settlement.result.response }, settlement.result);
+    } catch (error) {
+      if (!(error instanceof ResourceExistsError)) throw error;
+      await this.finish(name, { error: alreadyExists(error) });
+    }
+  }
+
+  private failureOf(error: unknown, signal: AbortSignal, name: string): OperationError {
     if (error instanceof CancelRequested || signal.reason instanceof CancelRequested) return cancelledError();
     if (error instanceof OperationFailure) return { code: error.code, message: error.message };
     const id = randomBytes(6).toString('hex');
@@ -223,8 +274,35 @@ export class Engine {
   }
 }
 
-function cancelledError(): { code: number; message: string } {
+function cancelledError(): OperationError {
   return { code: Code.CANCELLED, message: 'Operation was cancelled.' };
+}
+
+function alreadyExists(error: ResourceExistsError): OperationError {
+  return { code: Code.ALREADY_EXISTS, message: `Resource '${error.resourceName}' already exists.` };
+}
+
+/** How a handler ended: its result, its failure as a google.rpc.Status, or stopped because the server is going away. */
+type Settlement = { kind: 'result'; result: HandlerResult } | { kind: 'error'; error: OperationError } | { kind: 'shutdown' };
+
+/** Resolves at the next turn of the event loop, after every pending microtask (and its own I/O callbacks) has run. */
+function nextTurn(): Promise<undefined> {
+  return new Promise((resolve) => setImmediate(() => resolve(undefined)));
+}
+
+/** A promise with its settle functions; its rejection alone is not an unhandled rejection. */
+class Deferred {
+  readonly promise: Promise<void>;
+  resolve!: () => void;
+  reject!: (error: unknown) => void;
+
+  constructor() {
+    this.promise = new Promise<void>((resolve, reject) => {
+      this.resolve = resolve;
+      this.reject = reject;
+    });
+    this.promise.catch(() => undefined);
+  }
 }
 
 /**

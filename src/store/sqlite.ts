@@ -9,6 +9,7 @@ import { SqliteServiceAccountKeys } from './sqlite-service-account-keys.js';
 import {
   EtagMismatchError,
   ResourceExistsError,
+  type InsertOptions,
   type NewOperation,
   type OperationRecord,
   type Outcome,
@@ -171,11 +172,17 @@ export class SqliteStore implements Store {
     return new SqliteStore(db);
   }
 
-  insertOperation(op: NewOperation, unlessExists?: string): Promise<OperationRecord> {
+  insertOperation(op: NewOperation, options: InsertOptions = {}): Promise<OperationRecord> {
+    const { unlessExists, finished } = options;
     return this.write(() => {
       // Inside the group's transaction this read takes no lock of its own, unlike one outside it.
       if (unlessExists !== undefined && this.statements.resourceExists.get(unlessExists) !== undefined) throw new ResourceExistsError(unlessExists);
-      return toOperation(this.statements.insertOperation.get({ ...op, createTime: op.createTime.getTime() }) as OperationRow);
+      // The change is applied first: when it fails, nothing has been written.
+      if (finished?.change) this.applyChange(finished.change);
+      const record = toOperation(this.statements.insertOperation.get({ ...op, createTime: op.createTime.getTime() }) as OperationRow);
+      if (!finished) return record;
+      this.markFinished(op.name, finished.outcome, finished.endTime);
+      return { ...record, done: true, endTime: finished.endTime, ...finished.outcome };
     });
   }
 
@@ -224,22 +231,32 @@ export class SqliteStore implements Store {
 
   finishOperation(name: string, outcome: Outcome, endTime: Date, change?: ResourceChange): Promise<boolean> {
     return this.write((): boolean => {
-      if (change?.kind === 'create') {
-        const inserted = this.statements.insertResource.run({ ...change.resource, data: Buffer.from(change.resource.data) });
-        if (inserted.changes === 0) throw new ResourceExistsError(change.resource.name);
-      } else if (change?.kind === 'delete') {
-        this.statements.deleteResource.run(change.name);
-      }
-      const updated = this.statements.finishOperation.run({
-        name,
-        endTime: endTime.getTime(),
-        errorCode: outcome.error?.code ?? null,
-        errorMessage: outcome.error?.message ?? null,
-        responseType: outcome.response?.typeUrl ?? null,
-        responseValue: outcome.response ? Buffer.from(outcome.response.value) : null,
-      });
-      return updated.changes === 1;
+      if (change) this.applyChange(change);
+      return this.markFinished(name, outcome, endTime);
     });
+  }
+
+  /** Within a write: applies a resource change (ResourceExistsError before writing anything, for a create that meets an existing resource). */
+  private applyChange(change: ResourceChange): void {
+    if (change.kind === 'create') {
+      const inserted = this.statements.insertResource.run({ ...change.resource, data: Buffer.from(change.resource.data) });
+      if (inserted.changes === 0) throw new ResourceExistsError(change.resource.name);
+    } else {
+      this.statements.deleteResource.run(change.name);
+    }
+  }
+
+  /** Within a write: records the outcome of a running operation; false if it is done or gone. */
+  private markFinished(name: string, outcome: Outcome, endTime: Date): boolean {
+    const updated = this.statements.finishOperation.run({
+      name,
+      endTime: endTime.getTime(),
+      errorCode: outcome.error?.code ?? null,
+      errorMessage: outcome.error?.message ?? null,
+      responseType: outcome.response?.typeUrl ?? null,
+      responseValue: outcome.response ? Buffer.from(outcome.response.value) : null,
+    });
+    return updated.changes === 1;
   }
 
   deleteOperation(name: string): Promise<boolean> {

@@ -51,6 +51,18 @@ export interface Outcome {
   response?: StoredAny;
 }
 
+/** How `insertOperation` commits a new operation. */
+export interface InsertOptions {
+  /** A resource that must not exist: checked first, in the same transaction (ResourceExistsError, nothing written). */
+  unlessExists?: string;
+  /**
+   * The work is already over: the operation is committed done with this outcome, and its change
+   * applied, in the same transaction (a `create` change that meets an existing resource is a
+   * ResourceExistsError, nothing written).
+   */
+  finished?: { outcome: Outcome; endTime: Date; change?: ResourceChange };
+}
+
 /**
  * Thrown by `finishOperation` when a `create` change meets an existing resource, and by
  * `insertOperation` when its `unlessExists` resource exists; nothing was written.
@@ -123,11 +135,8 @@ export class EtagMismatchError extends Error {
  * same interface and pass the same contract suite (test/store/contract.ts).
  */
 export interface Store {
-  /**
-   * Commits a new, running operation. With `unlessExists`, the same transaction first checks that
-   * no resource of that name exists, and fails with ResourceExistsError (committing nothing) if one does.
-   */
-  insertOperation(op: NewOperation, unlessExists?: string): Promise<OperationRecord>;
+  /** Commits a new operation: running, unless `options.finished` says how it ended. */
+  insertOperation(op: NewOperation, options?: InsertOptions): Promise<OperationRecord>;
   getOperation(name: string): Promise<OperationRecord | undefined>;
   /** Newest first. `filter` fields: done, metadata.verb, metadata.target, error.code. */
   listOperations(query: PageQuery & { filter?: FilterExpr }): Promise<Page<OperationRecord>>;

@@ -123,6 +123,18 @@ describe('operations over REST, with instant operations', () => {
     assert.equal(done.error, undefined);
   });
 
+  test('work that needs no waiting is committed at once: the create reply is the done operation, the connection exists', async () => {
+    const op = await createConnection(server.url, 'at-once');
+    assert.equal(op.done, true);
+    assert.equal((op.response as Json).name, `${PARENT}/connections/at-once`);
+    assert.ok(metadataOf(op).endTime, 'endTime is set');
+    assert.deepEqual((await rest(server.url, 'GET', `/v1/${op.name as string}`)).body, op, 'GetOperation says the same');
+    assert.equal((await rest(server.url, 'GET', `/v1/${PARENT}/connections/at-once`)).status, 200);
+    const del = await rest(server.url, 'DELETE', `/v1/${PARENT}/connections/at-once`);
+    assert.equal(del.body.done, true);
+    assertRpcError(await rest(server.url, 'GET', `/v1/${PARENT}/connections/at-once`), 404, 'NOT_FOUND');
+  });
+
   test('cancelling a finished operation is a no-op that answers {}', async () => {
     const op = await createConnection(server.url, 'finished');
     const done = await untilDone(server.url, op.name as string);

@@ -259,12 +259,39 @@ export function storeContract(name: string, open: () => Promise<Store>, options:
       const clash = newOp({ target: taken.name });
       const free = newOp({ target: `${P}/connections/free` });
       // Issued together, so a batching backend commits them in one group.
-      const [refused, accepted] = await Promise.allSettled([store.insertOperation(clash, taken.name), store.insertOperation(free, free.target)]);
+      const [refused, accepted] = await Promise.allSettled([store.insertOperation(clash, { unlessExists: taken.name }), store.insertOperation(free, { unlessExists: free.target })]);
       assert.ok(refused.status === 'rejected' && refused.reason instanceof ResourceExistsError && refused.reason.resourceName === taken.name);
       assert.equal(accepted.status, 'fulfilled');
       assert.equal(await store.getOperation(clash.name), undefined, 'the refused operation was not written');
       assert.equal((await store.getOperation(free.name))?.name, free.name);
       assert.deepEqual(names((await store.listOperations({ parent: P, pageSize: 100 })).items), [free.name, ...before]);
+    });
+
+    it('insertOperation with finished commits the operation done together with its change, or nothing when the change fails', async () => {
+      const store = await fresh();
+      const end = new Date(T0 + 5_000);
+      const made = resource(P, 'made');
+      const op = newOp({ target: made.name });
+      const record = await store.insertOperation(op, { unlessExists: made.name, finished: { outcome: { response: RESPONSE }, endTime: end, change: { kind: 'create', resource: made } } });
+      const done: OperationRecord = { ...op, statusMessage: '', requestedCancellation: false, done: true, endTime: end, response: RESPONSE };
+      assert.deepEqual(defined(record), done);
+      assert.deepEqual(defined(await store.getOperation(op.name)), done);
+      assert.deepEqual(await store.getResource(made.name), made);
+      assert.deepEqual(names(await store.listUnfinishedOperations()), [], 'never seen running');
+
+      const clash = newOp({ target: made.name });
+      const changed = { ...made, data: new Uint8Array([1]) };
+      await assert.rejects(
+        store.insertOperation(clash, { finished: { outcome: { response: RESPONSE }, endTime: end, change: { kind: 'create', resource: changed } } }),
+        (error: unknown) => error instanceof ResourceExistsError && error.resourceName === made.name,
+      );
+      assert.equal(await store.getOperation(clash.name), undefined, 'no operation was written');
+      assert.deepEqual(await store.getResource(made.name), made, 'the resource is untouched');
+
+      const failed = newOp();
+      await store.insertOperation(failed, { finished: { outcome: { error: { code: 1, message: 'Operation was cancelled.' } }, endTime: end } });
+      const got = await store.getOperation(failed.name);
+      assert.deepEqual([got?.done, got?.error, got?.response, got?.endTime], [true, { code: 1, message: 'Operation was cancelled.' }, undefined, end]);
     });
 
     it('a delete change removes the resource with the outcome, and deleting nothing succeeds', async () => {

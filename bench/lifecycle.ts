@@ -18,8 +18,8 @@ export interface LifecycleResult {
 }
 
 /**
- * K workers, each looping: POST create connection (unique id), then GET the operation until it
- * is done. Lifecycles that end inside [warmup, warmup + measure) are counted.
+ * K workers, each looping: POST create connection (unique id), then, unless the reply is already
+ * done, GET the operation until it is done. Lifecycles that end inside [warmup, warmup + measure) are counted.
  */
 export async function runLifecycle(
   client: HttpClient,
@@ -42,7 +42,9 @@ export async function runLifecycle(
         const op = await callJson(client, 'POST', `/v1/${PARENT}/connections?connectionId=${id}`, CREATE_BODY);
         const path = `/v1/${String(op.name)}`;
         let n = 0;
-        let done = false;
+        // As LRO clients do (google-gax's operation.promise()), the reply itself may already be done.
+        let done = op.done === true;
+        if (op.error !== undefined) throw new Error(`operation failed: ${JSON.stringify(op.error)}`);
         while (!done) {
           const got = await callJson(client, 'GET', path);
           n++;

@@ -105,7 +105,8 @@ export function report(f: Figures): void {
   console.log(
     [
       `baselines: 1 = bare node:http child answering a fixed ${f.config.bodyBytes}-byte JSON body (autocannon, keep-alive; percentiles in whole ms);`,
-      `  2 = the same POST+GET loop against that server (a ceiling of this machine's HTTP round trips with this load generator);`,
+      `  2 = the same loop against that server, whose POST reply says done (a ceiling of this machine's HTTP round trips with this load generator);`,
+      `      with --operation-delay 0s the emulator commits a create done in the transaction that creates it, so its reply is done too (GETs per lifecycle below);`,
       `  3 = one plain REST GetOperation round trip on the same emulator, measured the same way in the same run;`,
       `  4 = emulator column: a fresh --auth jwt child, every request with the owner's Bearer token (${auth.tokenBytes} bytes; verified once, then cached)`,
       `      and its IAM check; baseline column: a fresh --auth none child, no header; settings of 1, order alternating by round.`,

@@ -1,10 +1,12 @@
 import { randomUUID } from 'node:crypto';
 import { create, fromBinary, toBinary } from '@bufbuild/protobuf';
 import { anyPack, EmptySchema, timestampNow } from '@bufbuild/protobuf/wkt';
-import type { Engine } from '../engine/engine.js';
+import type { Engine, StartRequest } from '../engine/engine.js';
 import { OperationFailure, type OperationHandler } from '../engine/handler.js';
 import {
   ConnectionSchema,
+  CreateConnectionRequestSchema,
+  DeleteConnectionRequestSchema,
   InstallationStateSchema,
   InstallationState_Stage,
   ListConnectionsResponseSchema,
@@ -16,7 +18,8 @@ import {
   type ListConnectionsResponse,
 } from '../gen/google/cloud/developerconnect/v1/developer_connect_pb.js';
 import type { Operation } from '../gen/google/longrunning/operations_pb.js';
-import { ResourceExistsError, type Store } from '../store/store.js';
+import { RequestIdReusedError, ResourceExistsError, type OperationRecord, type Store } from '../store/store.js';
+import { requestIdentity, requestIdReused, type RequestIdentity } from './request-id.js';
 import { ApiError, Code } from './errors.js';
 import { assertKnownLocation } from './locations.js';
 import { locationName, parseConnectionName, parseLocationName } from './names.js';
@@ -28,8 +31,6 @@ const COLLECTION = 'connections';
 const CONNECTION_TYPE_URL = `type.googleapis.com/${ConnectionSchema.typeName}`;
 // AIP-122: resource ids are lowercase letters, digits and hyphens, starting with a letter.
 const CONNECTION_ID = /^[a-z]([a-z0-9-]{0,61}[a-z0-9])?$/;
-// AIP-155: request ids are UUIDs.
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 interface CreateInput {
   connection: string;
@@ -66,7 +67,7 @@ export class ConnectionsApi {
         'connection_id',
       );
     }
-    assertRequestId(request.requestId);
+    const identity = requestIdentity('CreateConnection', CreateConnectionRequestSchema, request);
     if (!request.connection) throw ApiError.invalidArgument('connection is required.', 'connection');
     if (request.connection.connectionConfig.case === undefined) {
       throw ApiError.invalidArgument(
@@ -92,14 +93,8 @@ export class ConnectionsApi {
       connection: Buffer.from(toBinary(ConnectionSchema, connection)).toString('base64'),
       validateOnly: request.validateOnly,
     };
-    let record;
-    try {
-      record = await this.engine.start({ parent: request.parent, kind: 'connections.create', input: JSON.stringify(input), verb: 'create', target: name, unlessExists: name });
-    } catch (error) {
-      if (!(error instanceof ResourceExistsError)) throw error;
-      throw new ApiError(Code.ALREADY_EXISTS, `Connection '${name}' already exists.`, { reason: 'RESOURCE_ALREADY_EXISTS', metadata: { resource: name } });
-    }
-    return toOperationMessage(record);
+    const start: StartRequest = { parent: request.parent, kind: 'connections.create', input: JSON.stringify(input), verb: 'create', target: name, unlessExists: name };
+    return toOperationMessage(await this.start(start, identity, request.requestId));
   }
 
   async getConnection(request: GetConnectionRequest): Promise<Connection> {
@@ -128,7 +123,10 @@ export class ConnectionsApi {
 
   async deleteConnection(request: DeleteConnectionRequest): Promise<Operation> {
     parseConnectionName(request.name);
-    assertRequestId(request.requestId);
+    const identity = requestIdentity('DeleteConnection', DeleteConnectionRequestSchema, request);
+    // A retry after the connection is gone still gets its operation: the request id is checked first.
+    const earlier = identity && (await this.retried(identity, request.requestId));
+    if (earlier) return toOperationMessage(earlier);
     const existing = await this.store.getResource(request.name);
     if (!existing) throw ApiError.notFound(`Connection '${request.name}' was not found.`, request.name);
     const etag = fromBinary(ConnectionSchema, existing.data).etag;
@@ -139,14 +137,39 @@ export class ConnectionsApi {
       });
     }
     const input: DeleteInput = { name: request.name, validateOnly: request.validateOnly };
-    const record = await this.engine.start({
+    const start: StartRequest = {
       parent: locationName(parseConnectionName(request.name)),
       kind: 'connections.delete',
       input: JSON.stringify(input),
       verb: 'delete',
       target: request.name,
-    });
-    return toOperationMessage(record);
+    };
+    return toOperationMessage(await this.start(start, identity, request.requestId));
+  }
+
+  /** Starts an operation; with a request id, a retry gets the first request's operation (AIP-155). */
+  private async start(start: StartRequest, identity: RequestIdentity | undefined, requestId: string): Promise<OperationRecord> {
+    try {
+      return await this.engine.start({ ...start, request: identity });
+    } catch (error) {
+      if (error instanceof RequestIdReusedError) throw requestIdReused(requestId);
+      if (error instanceof ResourceExistsError && error.resourceName === start.unlessExists) {
+        throw new ApiError(Code.ALREADY_EXISTS, `Connection '${start.target}' already exists.`, {
+          reason: 'RESOURCE_ALREADY_EXISTS',
+          metadata: { resource: start.target },
+        });
+      }
+      throw error;
+    }
+  }
+
+  private async retried(identity: RequestIdentity, requestId: string): Promise<OperationRecord | undefined> {
+    try {
+      return await this.engine.retried(identity);
+    } catch (error) {
+      if (error instanceof RequestIdReusedError) throw requestIdReused(requestId);
+      throw error;
+    }
   }
 
   private createHandler(): OperationHandler {
@@ -203,8 +226,3 @@ export class ConnectionsApi {
   }
 }
 
-function assertRequestId(requestId: string): void {
-  if (requestId !== '' && !UUID.test(requestId)) {
-    throw ApiError.invalidArgument(`request_id '${requestId}' must be a UUID (AIP-155).`, 'request_id');
-  }
-}

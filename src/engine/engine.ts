@@ -3,7 +3,7 @@ import { LRUCache } from 'lru-cache';
 import type { Logger } from 'pino';
 import { Code } from '../gen/google/rpc/code_pb.js';
 import type { FilterExpr } from '../store/filter-expr.js';
-import { ResourceExistsError, type NewOperation, type OperationError, type OperationRecord, type Outcome, type Page, type Store } from '../store/store.js';
+import { ResourceExistsError, type InsertOptions, type NewOperation, type OperationError, type OperationRecord, type Outcome, type Page, type Store } from '../store/store.js';
 import { OperationFailure, type HandlerResult, type OperationHandler } from './handler.js';
 import { Waiters } from './waiters.js';
 
@@ -28,6 +28,8 @@ export interface StartRequest {
   target: string;
   /** A resource that must not exist: checked in the transaction that commits the operation (ResourceExistsError). */
   unlessExists?: string;
+  /** AIP-155: a retry of the request that made an operation gets that operation back (see InsertOptions.request). */
+  request?: { key: string; fingerprint: string };
 }
 
 export type CancelResult = 'requested' | 'already-done' | 'not-found' | 'not-cancellable';
@@ -67,21 +69,28 @@ export class Engine {
    */
   async start(request: StartRequest): Promise<OperationRecord> {
     const handler = this.handler(request.kind);
-    const { unlessExists, ...fields } = request;
+    const { unlessExists, request: requestId, ...fields } = request;
     const op: NewOperation = { ...fields, name: `${request.parent}/operations/${newOperationId()}`, createTime: new Date() };
+    const options = { unlessExists, request: requestId };
     const controller = new AbortController();
     const inserted = new Deferred();
     const settlement = this.run(op.name, handler, op.input, controller.signal, false, inserted.promise);
     // Microtasks run before the next turn of the event loop: a handler that needs no timer or I/O wins.
     const early = await Promise.race([settlement, nextTurn()]);
-    if (early !== undefined && early.kind !== 'shutdown') return this.insertFinished(op, unlessExists, early);
+    if (early !== undefined && early.kind !== 'shutdown') return this.insertFinished(op, options, early);
     let record: OperationRecord;
     try {
-      record = await this.store.insertOperation(op, { unlessExists });
+      record = await this.store.insertOperation(op, options);
     } catch (error) {
       controller.abort(new NotCreated('the operation was not created'));
       inserted.reject(error);
       throw error;
+    }
+    if (record.name !== op.name) {
+      // A retry: the first request's operation is the answer, and this run of the work is dropped.
+      controller.abort(new NotCreated('a retry of an earlier request'));
+      inserted.reject(new NotCreated('a retry of an earlier request'));
+      return this.records.get(record.name) ?? record;
     }
     this.records.set(record.name, record);
     inserted.resolve();
@@ -91,21 +100,23 @@ export class Engine {
   }
 
   /** Commits an operation whose handler has already ended, done, in one transaction with its change. */
-  private async insertFinished(op: NewOperation, unlessExists: string | undefined, settlement: Exclude<Settlement, { kind: 'shutdown' }>): Promise<OperationRecord> {
+  private async insertFinished(op: NewOperation, options: InsertOptions, settlement: Exclude<Settlement, { kind: 'shutdown' }>): Promise<OperationRecord> {
     const endTime = new Date();
     let record: OperationRecord;
     if (settlement.kind === 'error') {
-      record = await this.store.insertOperation(op, { unlessExists, finished: { outcome: { error: settlement.error }, endTime } });
+      record = await this.store.insertOperation(op, { ...options, finished: { outcome: { error: settlement.error }, endTime } });
     } else {
       const { response, change } = settlement.result;
       try {
-        record = await this.store.insertOperation(op, { unlessExists, finished: { outcome: { response }, endTime, change } });
+        record = await this.store.insertOperation(op, { ...options, finished: { outcome: { response }, endTime, change } });
       } catch (error) {
         // The resource named by unlessExists exists: the call fails, no operation is made.
-        if (!(error instanceof ResourceExistsError) || error.resourceName === unlessExists) throw error;
-        record = await this.store.insertOperation(op, { unlessExists, finished: { outcome: { error: alreadyExists(error) }, endTime } });
+        if (!(error instanceof ResourceExistsError) || error.resourceName === options.unlessExists) throw error;
+        record = await this.store.insertOperation(op, { ...options, finished: { outcome: { error: alreadyExists(error) }, endTime } });
       }
     }
+    // A retry gets the first request's operation, as it is now.
+    if (record.name !== op.name) return this.records.get(record.name) ?? record;
     this.records.set(record.name, record);
     return record;
   }
@@ -116,6 +127,12 @@ export class Engine {
     const record = await this.store.getOperation(name);
     if (record) this.records.set(name, record);
     return record;
+  }
+
+  /** The operation an earlier request with this request id made (AIP-155); RequestIdReusedError if that was another request. */
+  async retried(request: { key: string; fingerprint: string }): Promise<OperationRecord | undefined> {
+    const earlier = await this.store.getOperationByRequest(request);
+    return earlier && (this.records.get(earlier.name) ?? earlier);
   }
 
   list(query: { parent: string; pageSize: number; after?: string; filter?: FilterExpr }): Promise<Page<OperationRecord>> {

@@ -8,6 +8,7 @@ import { SqliteIam } from './sqlite-iam.js';
 import { SqliteServiceAccountKeys } from './sqlite-service-account-keys.js';
 import {
   EtagMismatchError,
+  RequestIdReusedError,
   ResourceExistsError,
   type InsertOptions,
   type NewOperation,
@@ -48,6 +49,7 @@ interface OperationRow {
   error_message: string | null;
   response_type: string | null;
   response_value: Buffer | null;
+  request_fingerprint: string | null;
 }
 
 interface ResourceRow {
@@ -115,14 +117,14 @@ export class SqliteStore implements Store {
   private constructor(db: Database.Database) {
     this.db = db;
     // No savepoint per write: a write function either fails before it changes anything (a
-    // ResourceExistsError or EtagMismatchError, which fails only that write) or not at all; any
+    // ResourceExistsError, EtagMismatchError or RequestIdReusedError, which fails only that write) or not at all; any
     // other error rolls back the whole group and fails every write in it.
     this.groupCommit = db.transaction((batch: PendingWrite[]) =>
       batch.map((item): Settled => {
         try {
           return { ok: true, value: item.work() };
         } catch (error) {
-          if (error instanceof ResourceExistsError || error instanceof EtagMismatchError) return { ok: false, error };
+          if (error instanceof ResourceExistsError || error instanceof EtagMismatchError || error instanceof RequestIdReusedError) return { ok: false, error };
           throw error;
         }
       }),
@@ -131,10 +133,11 @@ export class SqliteStore implements Store {
     this.iam = new SqliteIam(db);
     this.statements = {
       insertOperation: db.prepare(
-        `INSERT INTO operations (name, parent, kind, input, verb, target, create_time)
-         VALUES (@name, @parent, @kind, @input, @verb, @target, @createTime) RETURNING *`,
+        `INSERT INTO operations (name, parent, kind, input, verb, target, create_time, request_key, request_fingerprint)
+         VALUES (@name, @parent, @kind, @input, @verb, @target, @createTime, @requestKey, @requestFingerprint) RETURNING *`,
       ),
       getOperation: db.prepare('SELECT * FROM operations WHERE name = ?'),
+      operationByRequest: db.prepare('SELECT * FROM operations WHERE request_key = ?'),
       unfinished: db.prepare('SELECT * FROM operations WHERE done = 0 ORDER BY seq'),
       requestCancel: db.prepare('UPDATE operations SET requested_cancellation = 1 WHERE name = ? AND done = 0'),
       setStatusMessage: db.prepare('UPDATE operations SET status_message = ? WHERE name = ? AND done = 0'),
@@ -173,13 +176,16 @@ export class SqliteStore implements Store {
   }
 
   insertOperation(op: NewOperation, options: InsertOptions = {}): Promise<OperationRecord> {
-    const { unlessExists, finished } = options;
+    const { unlessExists, finished, request } = options;
     return this.write(() => {
+      const earlier = request && this.operationByRequest(request);
+      if (earlier) return earlier;
       // Inside the group's transaction this read takes no lock of its own, unlike one outside it.
       if (unlessExists !== undefined && this.statements.resourceExists.get(unlessExists) !== undefined) throw new ResourceExistsError(unlessExists);
       // The change is applied first: when it fails, nothing has been written.
       if (finished?.change) this.applyChange(finished.change);
-      const record = toOperation(this.statements.insertOperation.get({ ...op, createTime: op.createTime.getTime() }) as OperationRow);
+      const row = { ...op, createTime: op.createTime.getTime(), requestKey: request?.key ?? null, requestFingerprint: request?.fingerprint ?? null };
+      const record = toOperation(this.statements.insertOperation.get(row) as OperationRow);
       if (!finished) return record;
       this.markFinished(op.name, finished.outcome, finished.endTime);
       return { ...record, done: true, endTime: finished.endTime, ...finished.outcome };
@@ -189,6 +195,17 @@ export class SqliteStore implements Store {
   async getOperation(name: string): Promise<OperationRecord | undefined> {
     const row = this.statements.getOperation.get(name) as OperationRow | undefined;
     return row && toOperation(row);
+  }
+
+  async getOperationByRequest(request: { key: string; fingerprint: string }): Promise<OperationRecord | undefined> {
+    return this.operationByRequest(request);
+  }
+
+  /** The operation of an earlier request with this key, if any; throws RequestIdReusedError for another request with it. */
+  private operationByRequest(request: { key: string; fingerprint: string }): OperationRecord | undefined {
+    const first = this.statements.operationByRequest.get(request.key) as OperationRow | undefined;
+    if (first && first.request_fingerprint !== request.fingerprint) throw new RequestIdReusedError(request.key);
+    return first && toOperation(first);
   }
 
   async listOperations(query: PageQuery & { filter?: FilterExpr }): Promise<Page<OperationRecord>> {

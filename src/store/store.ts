@@ -51,8 +51,22 @@ export interface Outcome {
   response?: StoredAny;
 }
 
+/** Thrown by `insertOperation` when its request id was used before by a request with another fingerprint; nothing was written. */
+export class RequestIdReusedError extends Error {
+  constructor(readonly requestKey: string) {
+    super(`request id ${requestKey} was used by a different request`);
+    this.name = 'RequestIdReusedError';
+  }
+}
+
 /** How `insertOperation` commits a new operation. */
 export interface InsertOptions {
+  /**
+   * AIP-155: checked before anything else. When an operation with this key exists, nothing is
+   * written and that operation is returned (a retry), or RequestIdReusedError is thrown if its
+   * fingerprint differs (another request with the same id).
+   */
+  request?: { key: string; fingerprint: string };
   /** A resource that must not exist: checked first, in the same transaction (ResourceExistsError, nothing written). */
   unlessExists?: string;
   /**
@@ -135,9 +149,14 @@ export class EtagMismatchError extends Error {
  * same interface and pass the same contract suite (test/store/contract.ts).
  */
 export interface Store {
-  /** Commits a new operation: running, unless `options.finished` says how it ended. */
+  /**
+   * Commits a new operation: running, unless `options.finished` says how it ended. Resolves with
+   * the committed record: another operation's when `options.request` names a retry.
+   */
   insertOperation(op: NewOperation, options?: InsertOptions): Promise<OperationRecord>;
   getOperation(name: string): Promise<OperationRecord | undefined>;
+  /** The operation made by the request with this key (AIP-155); RequestIdReusedError when its fingerprint differs. */
+  getOperationByRequest(request: { key: string; fingerprint: string }): Promise<OperationRecord | undefined>;
   /** Newest first. `filter` fields: done, metadata.verb, metadata.target, error.code. */
   listOperations(query: PageQuery & { filter?: FilterExpr }): Promise<Page<OperationRecord>>;
   /** Operations not yet done, oldest first: what a restarted server must resume or fail. */

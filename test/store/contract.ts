@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import { afterEach, describe, it } from 'node:test';
 import { parseFilter, type FieldType } from '../../src/api/filter.js';
 import {
+  RequestIdReusedError,
   ResourceExistsError,
   EtagMismatchError,
   type IamPolicyRecord,
@@ -292,6 +293,26 @@ export function storeContract(name: string, open: () => Promise<Store>, options:
       await store.insertOperation(failed, { finished: { outcome: { error: { code: 1, message: 'Operation was cancelled.' } }, endTime: end } });
       const got = await store.getOperation(failed.name);
       assert.deepEqual([got?.done, got?.error, got?.response, got?.endTime], [true, { code: 1, message: 'Operation was cancelled.' }, undefined, end]);
+    });
+
+    it('insertOperation with a request id returns the first operation to a retry, and refuses the id for another request', async () => {
+      const store = await fresh();
+      const request = { key: 'CreateConnection 5f0c…', fingerprint: 'abc' };
+      const first = await store.insertOperation(newOp(), { request });
+      const made = resource(P, 'once');
+      const retry = newOp({ target: made.name });
+      const again = await store.insertOperation(retry, { request, unlessExists: made.name, finished: { outcome: { response: RESPONSE }, endTime: new Date(T0), change: { kind: 'create', resource: made } } });
+      assert.equal(again.name, first.name, 'the retry gets the first operation');
+      assert.equal(again.done, false);
+      assert.equal(await store.getOperation(retry.name), undefined, 'nothing else was written');
+      assert.equal(await store.getResource(made.name), undefined, 'not even the change');
+      assert.equal((await store.getOperationByRequest(request))?.name, first.name);
+      assert.equal(await store.getOperationByRequest({ key: 'CreateConnection other', fingerprint: 'abc' }), undefined);
+
+      const other = newOp();
+      await assert.rejects(store.insertOperation(other, { request: { ...request, fingerprint: 'xyz' } }), (error: unknown) => error instanceof RequestIdReusedError);
+      await assert.rejects(store.getOperationByRequest({ ...request, fingerprint: 'xyz' }), (error: unknown) => error instanceof RequestIdReusedError);
+      assert.equal(await store.getOperation(other.name), undefined);
     });
 
     it('a delete change removes the resource with the outcome, and deleting nothing succeeds', async () => {

@@ -1,0 +1,46 @@
+import { createHash } from 'node:crypto';
+import { clone, toJson, type DescMessage, type MessageShape } from '@bufbuild/protobuf';
+import { stringify } from 'safe-stable-stringify';
+import { registry } from '../proto/registry.js';
+import { ApiError } from './errors.js';
+
+// Developer Connect: "The request ID must be a valid UUID with the exception that zero UUID is not supported".
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+const ZERO_UUID = '00000000-0000-0000-0000-000000000000';
+
+/** What identifies a request with a request_id (AIP-155) in the store: see InsertOptions.request. */
+export interface RequestIdentity {
+  /** The method and the id: the same id on another method is another request. */
+  key: string;
+  /** A digest of everything else in the request, to tell a retry from a request that reuses the id. */
+  fingerprint: string;
+}
+
+/**
+ * The identity of a request that carries a `request_id`, or undefined when it carries none (it is
+ * then not idempotent). Call it before the request is changed in any way.
+ */
+export function requestIdentity<D extends DescMessage>(
+  method: string,
+  schema: D,
+  request: MessageShape<D> & { requestId: string },
+): RequestIdentity | undefined {
+  const id = request.requestId;
+  if (id === '') return undefined;
+  if (!UUID.test(id) || id === ZERO_UUID) {
+    throw ApiError.invalidArgument(`request_id '${id}' must be a UUID other than the zero UUID (AIP-155).`, 'request_id');
+  }
+  const rest = clone(schema, request) as MessageShape<D> & { requestId: string };
+  rest.requestId = '';
+  // Canonical JSON (keys sorted): a retry whose map fields come in another order is still a retry.
+  const canonical = stringify(toJson(schema, rest, { registry }));
+  return { key: `${method} ${id.toLowerCase()}`, fingerprint: createHash('sha256').update(canonical ?? '').digest('base64url') };
+}
+
+/** The answer to a request id used again for another request. */
+export function requestIdReused(requestId: string): ApiError {
+  return ApiError.invalidArgument(
+    `request_id '${requestId}' was already used for a different request; a retry must repeat the request exactly, and a new request needs a new request_id.`,
+    'request_id',
+  );
+}

@@ -77,7 +77,7 @@ export class Engine {
     const settlement = this.run(op.name, handler, op.input, controller.signal, false, inserted.promise);
     // Microtasks run before the next turn of the event loop: a handler that needs no timer or I/O wins.
     const early = await Promise.race([settlement, nextTurn()]);
-    if (early !== undefined && early.kind !== 'shutdown') return this.insertFinished(op, options, early);
+    if (early !== undefined && early.kind !== 'stopped') return this.insertFinished(op, options, early);
     let record: OperationRecord;
     try {
       record = await this.store.insertOperation(op, options);
@@ -100,7 +100,7 @@ export class Engine {
   }
 
   /** Commits an operation whose handler has already ended, done, in one transaction with its change. */
-  private async insertFinished(op: NewOperation, options: InsertOptions, settlement: Exclude<Settlement, { kind: 'shutdown' }>): Promise<OperationRecord> {
+  private async insertFinished(op: NewOperation, options: InsertOptions, settlement: Exclude<Settlement, { kind: 'stopped' }>): Promise<OperationRecord> {
     const endTime = new Date();
     let record: OperationRecord;
     if (settlement.kind === 'error') {
@@ -250,14 +250,14 @@ export class Engine {
       });
       return { kind: 'result', result };
     } catch (error) {
-      if (signal.reason instanceof ShuttingDown || signal.reason instanceof NotCreated) return { kind: 'shutdown' };
+      if (signal.reason instanceof ShuttingDown || signal.reason instanceof NotCreated) return { kind: 'stopped' };
       return { kind: 'error', error: this.failureOf(error, signal, name) };
     }
   }
 
   /** Commits how a tracked operation ended (nothing when the server is going away: it resumes at the next start). */
   private async settle(name: string, settlement: Settlement): Promise<void> {
-    if (settlement.kind === 'shutdown') return;
+    if (settlement.kind === 'stopped') return;
     if (settlement.kind === 'error') return this.finish(name, { error: settlement.error });
     try {
       await this.finish(name, { response: settlement.result.response }, settlement.result);
@@ -299,8 +299,8 @@ function alreadyExists(error: ResourceExistsError): OperationError {
   return { code: Code.ALREADY_EXISTS, message: `Resource '${error.resourceName}' already exists.` };
 }
 
-/** How a handler ended: its result, its failure as a google.rpc.Status, or stopped because the server is going away. */
-type Settlement = { kind: 'result'; result: HandlerResult } | { kind: 'error'; error: OperationError } | { kind: 'shutdown' };
+/** How a handler ended: its result, its failure as a google.rpc.Status, or stopped (the server is going away, or its operation was never created). */
+type Settlement = { kind: 'result'; result: HandlerResult } | { kind: 'error'; error: OperationError } | { kind: 'stopped' };
 
 /** Resolves at the next turn of the event loop, after every pending microtask (and its own I/O callbacks) has run. */
 function nextTurn(): Promise<undefined> {

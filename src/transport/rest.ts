@@ -41,22 +41,28 @@ export class RestTransport {
    * with no promise made; the others continue asynchronously.
    */
   readonly handle = (req: IncomingMessage, res: ServerResponse): void => {
-    let reply: MaybePromise<Encoded>;
     try {
       if (req.method === 'POST' && this.token && /^\/token(\?|$)/.test(req.url ?? '')) {
-        this.serveToken(req, res, this.token).catch((error: unknown) => this.fail(res, error));
+        this.serveToken(req, res, this.token).catch((error: unknown) => this.failSafely(res, error));
         return;
       }
-      reply = this.dispatch(req, res);
+      const reply = this.dispatch(req, res);
+      if (!(reply instanceof Promise)) return sendEncoded(res, 200, reply);
+      reply.then((encoded) => sendEncoded(res, 200, encoded)).catch((error: unknown) => this.failSafely(res, error));
     } catch (error) {
-      this.fail(res, error);
-      return;
+      this.failSafely(res, error);
     }
-    if (!(reply instanceof Promise)) return sendEncoded(res, 200, reply);
-    reply
-      .then((encoded) => sendEncoded(res, 200, encoded), (error: unknown) => this.fail(res, error))
-      .catch((error: unknown) => this.log.error({ err: error }, 'failed to answer a REST request'));
   };
+
+  /** Answers with the error; if even that fails, logs it and drops the connection rather than the server. */
+  private failSafely(res: ServerResponse, error: unknown): void {
+    try {
+      this.fail(res, error);
+    } catch (failure) {
+      this.log.error({ err: failure, cause: error }, 'failed to answer a REST request');
+      res.destroy();
+    }
+  }
 
   private dispatch(req: IncomingMessage, res: ServerResponse): MaybePromise<Encoded> {
     // The URL is split by hand: `new URL` costs more than the rest of a cached GetOperation.

@@ -74,8 +74,9 @@ export class RestTransport {
     const found = this.routes.match(httpMethod, path);
     if (!found) throw new ApiError(Code.NOT_FOUND, `No method serves ${httpMethod} ${path}.`, { reason: 'METHOD_NOT_FOUND' });
     const principal = this.authenticator.authenticate(req.headers.authorization, req.socket);
-    if (principal instanceof Promise || hasBody(req)) {
-      return Promise.all([principal, hasBody(req) ? readBody(req) : '']).then(([who, body]) => this.invoke(found, query, body, who, res));
+    const withBody = hasBody(req);
+    if (principal instanceof Promise || withBody) {
+      return Promise.all([principal, withBody ? readBody(req) : '']).then(([who, body]) => this.invoke(found, query, body, who, res));
     }
     return this.invoke(found, query, '', principal, res);
   }

@@ -24,7 +24,10 @@ import { ApiError, Code } from './errors.js';
 import { assertKnownLocation } from './locations.js';
 import { locationName, parseConnectionName, parseLocationName } from './names.js';
 import { toOperationMessage } from './operation-message.js';
-import { pageSize, type PageTokens } from './page-token.js';
+import { CONNECTION_FILTER_FIELDS, CONNECTION_ORDER_FIELDS, connectionsPage } from './connection-list.js';
+import { parseFilter } from './filter.js';
+import { parseOrderBy } from './order-by.js';
+import { MAX_PAGE_SIZE, pageSize, type PageTokens } from './page-token.js';
 import { pause } from './pause.js';
 
 const COLLECTION = 'connections';
@@ -106,19 +109,32 @@ export class ConnectionsApi {
 
   async listConnections(request: ListConnectionsRequest): Promise<ListConnectionsResponse> {
     parseLocationName(request.parent, 'parent');
-    if (request.filter !== '') throw ApiError.invalidArgument('filter is not supported by ListConnections yet.', 'filter');
-    if (request.orderBy !== '') throw ApiError.invalidArgument('order_by is not supported by ListConnections yet.', 'order_by');
-    const query = `connections|${request.parent}`;
-    const page = await this.store.listResources({
-      parent: request.parent,
-      collection: COLLECTION,
-      pageSize: pageSize(request.pageSize),
-      after: this.tokens.read(query, request.pageToken),
-    });
-    return create(ListConnectionsResponseSchema, {
-      connections: page.items.map((r) => fromBinary(ConnectionSchema, r.data)),
-      nextPageToken: this.tokens.issue(query, page.next),
-    });
+    const filter = parseFilter(request.filter, CONNECTION_FILTER_FIELDS);
+    const order = parseOrderBy(request.orderBy, CONNECTION_ORDER_FIELDS);
+    const size = pageSize(request.pageSize);
+    const query = `connections|${request.parent}|${request.filter}|${request.orderBy}`;
+    const after = this.tokens.read(query, request.pageToken);
+    if (filter === undefined && order.length === 0) {
+      const page = await this.store.listResources({ parent: request.parent, collection: COLLECTION, pageSize: size, after });
+      return create(ListConnectionsResponseSchema, {
+        connections: page.items.map((r) => fromBinary(ConnectionSchema, r.data)),
+        nextPageToken: this.tokens.issue(query, page.next),
+      });
+    }
+    const page = connectionsPage(await this.allConnections(request.parent), { filter, order, pageSize: size, after });
+    return create(ListConnectionsResponseSchema, { connections: page.items, nextPageToken: this.tokens.issue(query, page.next) });
+  }
+
+  /** Every connection of a parent, oldest first. */
+  private async allConnections(parent: string): Promise<Connection[]> {
+    const all: Connection[] = [];
+    let after: string | undefined;
+    do {
+      const page = await this.store.listResources({ parent, collection: COLLECTION, pageSize: MAX_PAGE_SIZE, after });
+      for (const r of page.items) all.push(fromBinary(ConnectionSchema, r.data));
+      after = page.next;
+    } while (after !== undefined);
+    return all;
   }
 
   async deleteConnection(request: DeleteConnectionRequest): Promise<Operation> {

@@ -20,6 +20,10 @@
  *   - string: quoted strings or bare words, with `=` / `!=` only. A trailing `*` is kept in the
  *             value and means "starts with" (see compileFilter in src/store/filter-sql.ts); a `*`
  *             anywhere else is rejected, since only prefix matching is supported.
+ *   - timestamp: a quoted RFC 3339 time (`"2026-01-31T12:00:00Z"`), with any comparator; the value
+ *             becomes milliseconds since the epoch.
+ *
+ * A field table entry `labels.*` stands for every `labels.KEY` (the entries of a map field).
  *
  * Every failure is an ApiError INVALID_ARGUMENT whose message gives the 1-based position and a
  * snippet of the filter, because the person reading it usually typed the filter by hand.
@@ -27,7 +31,7 @@
 import type { CompareOp, FilterExpr, FilterValue } from '../store/filter-expr.js';
 import { ApiError, Code } from './errors.js';
 
-export type FieldType = 'string' | 'bool' | 'int';
+export type FieldType = 'string' | 'bool' | 'int' | 'timestamp';
 export type { CompareOp, FilterExpr, FilterValue };
 
 /** Longer filters are rejected outright: nobody types them, and they bound the parser's work. */
@@ -40,6 +44,7 @@ const FILTER_FIELD = 'filter';
 const COMPARATORS = '=, !=, <, <=, >, >=';
 const FIELD_NAME = /^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$/;
 const INTEGER = /^-?[0-9]+$/;
+const RFC3339 = /^\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d{1,9})?([Zz]|[+-]\d{2}:\d{2})$/;
 /** AIP-160 keywords are upper case; `and` is an ordinary word. */
 const KEYWORDS = new Set(['AND', 'OR', 'NOT']);
 /** Characters that end a bare word (besides whitespace). `-` only matters at the start of a token. */
@@ -177,12 +182,11 @@ class Parser {
     if (this.peek().kind === 'lparen' && this.peek().start === fieldTok.end) {
       this.fail(fieldTok.start, `function calls such as '${field}(...)' are not supported`);
     }
-    // hasOwn, not `in`: a field called `constructor` or `__proto__` must not resolve to Object's.
-    if (!Object.hasOwn(this.fields, field)) {
+    const type = this.typeOf(field);
+    if (type === undefined) {
       const allowed = Object.keys(this.fields).sort().join(', ');
       this.fail(fieldTok.start, `unknown field '${field}'`, `allowed fields: ${allowed || '(none)'}`);
     }
-    const type = this.fields[field] as FieldType;
 
     const opTok = this.next();
     if (opTok.kind === 'op' && opTok.raw === ':') {
@@ -192,10 +196,19 @@ class Parser {
       this.fail(opTok.start, `expected a comparison operator (${COMPARATORS}) after '${field}', found ${describe(opTok)}`);
     }
     const op = opTok.raw as CompareOp;
-    if (type !== 'int' && op !== '=' && op !== '!=') {
+    if (type !== 'int' && type !== 'timestamp' && op !== '=' && op !== '!=') {
       this.fail(opTok.start, `operator '${op}' cannot be used with ${type} field '${field}'; use '=' or '!='`);
     }
     return { kind: 'compare', field, op, value: this.parseValue(field, type, op) };
+  }
+
+  /** The type of a field: its own entry, or the `map.*` entry of the map it is a key of. */
+  private typeOf(field: string): FieldType | undefined {
+    // hasOwn, not `in`: a field called `constructor` or `__proto__` must not resolve to Object's.
+    if (Object.hasOwn(this.fields, field)) return this.fields[field];
+    const dot = field.indexOf('.');
+    const map = dot > 0 && field.indexOf('.', dot + 1) === -1 ? `${field.slice(0, dot)}.*` : undefined;
+    return map !== undefined && Object.hasOwn(this.fields, map) ? this.fields[map] : undefined;
   }
 
   private parseValue(field: string, type: FieldType, op: CompareOp): FilterValue {
@@ -227,6 +240,11 @@ class Parser {
           return this.fail(tok.start, `integer ${tok.raw} for field '${field}' is out of range`);
         }
         return this.fail(tok.start, `int field '${field}' must be compared with an integer, found ${describe(tok)}`);
+      }
+      case 'timestamp': {
+        const ms = tok.kind === 'string' && RFC3339.test(tok.value) ? Date.parse(tok.value) : NaN;
+        if (Number.isFinite(ms)) return ms;
+        return this.fail(tok.start, `timestamp field '${field}' must be compared with a quoted RFC 3339 time such as "2026-01-31T12:00:00Z", found ${describe(tok)}`);
       }
       case 'string': {
         const value = tok.value;

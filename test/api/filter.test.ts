@@ -206,3 +206,36 @@ describe('parseFilter', () => {
     }
   });
 });
+
+describe('parseFilter: timestamps and map entries', () => {
+  const fields: Record<string, FieldType> = { create_time: 'timestamp', 'labels.*': 'string', name: 'string' };
+  const errorOf = (text: string): string => {
+    try {
+      parseFilter(text, fields);
+    } catch (err) {
+      assert.ok(err instanceof ApiError && err.code === Code.INVALID_ARGUMENT);
+      return err.message;
+    }
+    assert.fail(`expected ${text} to be refused`);
+  };
+
+  it('reads a quoted RFC 3339 time as milliseconds, with every comparator', () => {
+    assert.deepEqual(parseFilter('create_time >= "2026-01-31T12:00:00.5+01:00"', fields), {
+      kind: 'compare',
+      field: 'create_time',
+      op: '>=',
+      value: Date.UTC(2026, 0, 31, 11, 0, 0, 500),
+    });
+    assert.match(errorOf('create_time > 2026'), /quoted RFC 3339 time/);
+    assert.match(errorOf('create_time > "yesterday"'), /quoted RFC 3339 time/);
+    assert.match(errorOf('create_time > "2026-13-45T99:00:00Z"'), /quoted RFC 3339 time/);
+  });
+
+  it('accepts any key of a map field, and only one level below it', () => {
+    assert.deepEqual(parseFilter('labels.env = prod', fields), eq('labels.env', 'prod'));
+    assert.match(errorOf('labels.env.x = prod'), /unknown field 'labels.env.x'/);
+    assert.match(errorOf('labels = prod'), /unknown field 'labels'/);
+    assert.match(errorOf('tags.env = prod'), /unknown field 'tags.env'/);
+    assert.match(errorOf('labels.env > prod'), /operator '>' cannot be used with string field/);
+  });
+});

@@ -3,7 +3,8 @@ import { after, describe, it } from 'node:test';
 
 import Database from 'better-sqlite3';
 
-import { parseFilter, type FieldType, type FilterExpr } from '../../src/api/filter.js';
+import { parseFilter, type FieldType, type FilterExpr, type FilterValue } from '../../src/api/filter.js';
+import { matchesFilter } from '../../src/api/filter-match.js';
 import { compileFilter, toNumberedPlaceholders } from '../../src/store/filter-sql.js';
 
 const FIELDS: Record<string, FieldType> = {
@@ -44,10 +45,20 @@ const insert = db.prepare('INSERT INTO ops VALUES (@name, @done, @verb, @target,
 for (const row of ROWS) insert.run(row);
 after(() => db.close());
 
+/** The rows a filter selects in SQL; every call also checks that the in-memory evaluator (ListConnections) agrees. */
 function selectExpr(expr: FilterExpr): string[] {
   const { sql, params } = compileFilter(expr, COLUMNS);
   const rows = db.prepare(`SELECT name FROM ops WHERE ${sql} ORDER BY name`).all(...params) as { name: string }[];
-  return rows.map((r) => r.name);
+  const selected = rows.map((r) => r.name);
+  const inMemory = ROWS.filter((row) => matchesFilter(expr, (field) => valueOf(row, field))).map((r) => r.name);
+  assert.deepEqual(names(...inMemory), selected, `matchesFilter disagrees with SQL on ${JSON.stringify(expr)}`);
+  return selected;
+}
+
+function valueOf(row: Row, field: string): FilterValue | undefined {
+  if (field === 'done') return row.done === 1;
+  if (field === 'error.code') return row.error_code ?? undefined;
+  return field === 'metadata.verb' ? row.verb : row.target;
 }
 
 function select(filter: string): string[] {

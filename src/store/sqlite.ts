@@ -60,6 +60,22 @@ interface ResourceRow {
   data: Buffer;
 }
 
+/** better-sqlite3 binds Buffers, not plain Uint8Arrays: a view of the same memory, no copy. */
+function bytes(data: Uint8Array): Buffer {
+  return Buffer.from(data.buffer, data.byteOffset, data.byteLength);
+}
+
+/** The columns of an operation's outcome (all NULL for a running one). */
+function outcomeColumns(outcome: Outcome | undefined, endTime: Date | undefined) {
+  return {
+    endTime: endTime?.getTime() ?? null,
+    errorCode: outcome?.error?.code ?? null,
+    errorMessage: outcome?.error?.message ?? null,
+    responseType: outcome?.response?.typeUrl ?? null,
+    responseValue: outcome?.response ? bytes(outcome.response.value) : null,
+  };
+}
+
 function toOperation(row: OperationRow): OperationRecord {
   return {
     name: row.name,
@@ -133,8 +149,10 @@ export class SqliteStore implements Store {
     this.iam = new SqliteIam(db);
     this.statements = {
       insertOperation: db.prepare(
-        `INSERT INTO operations (name, parent, kind, input, verb, target, create_time, request_key, request_fingerprint)
-         VALUES (@name, @parent, @kind, @input, @verb, @target, @createTime, @requestKey, @requestFingerprint) RETURNING *`,
+        `INSERT INTO operations (name, parent, kind, input, verb, target, create_time, done, end_time, error_code, error_message,
+           response_type, response_value, request_key, request_fingerprint)
+         VALUES (@name, @parent, @kind, @input, @verb, @target, @createTime, @done, @endTime, @errorCode, @errorMessage,
+           @responseType, @responseValue, @requestKey, @requestFingerprint)`,
       ),
       getOperation: db.prepare('SELECT * FROM operations WHERE name = ?'),
       operationByRequest: db.prepare('SELECT * FROM operations WHERE request_key = ?'),
@@ -184,11 +202,25 @@ export class SqliteStore implements Store {
       if (unlessExists !== undefined && this.statements.resourceExists.get(unlessExists) !== undefined) throw new ResourceExistsError(unlessExists);
       // The change is applied first: when it fails, nothing has been written.
       if (finished?.change) this.applyChange(finished.change);
-      const row = { ...op, createTime: op.createTime.getTime(), requestKey: request?.key ?? null, requestFingerprint: request?.fingerprint ?? null };
-      const record = toOperation(this.statements.insertOperation.get(row) as OperationRow);
-      if (!finished) return record;
-      this.markFinished(op.name, finished.outcome, finished.endTime);
-      return { ...record, done: true, endTime: finished.endTime, ...finished.outcome };
+      // One INSERT, finished or not: the record is what was written, so it is not read back.
+      const outcome = finished?.outcome;
+      this.statements.insertOperation.run({
+        ...op,
+        createTime: op.createTime.getTime(),
+        done: finished ? 1 : 0,
+        ...outcomeColumns(outcome, finished?.endTime),
+        requestKey: request?.key ?? null,
+        requestFingerprint: request?.fingerprint ?? null,
+      });
+      return {
+        ...op,
+        endTime: finished?.endTime,
+        statusMessage: '',
+        requestedCancellation: false,
+        done: finished !== undefined,
+        error: outcome?.error,
+        response: outcome?.response,
+      };
     });
   }
 
@@ -256,7 +288,7 @@ export class SqliteStore implements Store {
   /** Within a write: applies a resource change (ResourceExistsError before writing anything, for a create that meets an existing resource). */
   private applyChange(change: ResourceChange): void {
     if (change.kind === 'create') {
-      const inserted = this.statements.insertResource.run({ ...change.resource, data: Buffer.from(change.resource.data) });
+      const inserted = this.statements.insertResource.run({ ...change.resource, data: bytes(change.resource.data) });
       if (inserted.changes === 0) throw new ResourceExistsError(change.resource.name);
     } else {
       this.statements.deleteResource.run(change.name);
@@ -265,15 +297,7 @@ export class SqliteStore implements Store {
 
   /** Within a write: records the outcome of a running operation; false if it is done or gone. */
   private markFinished(name: string, outcome: Outcome, endTime: Date): boolean {
-    const updated = this.statements.finishOperation.run({
-      name,
-      endTime: endTime.getTime(),
-      errorCode: outcome.error?.code ?? null,
-      errorMessage: outcome.error?.message ?? null,
-      responseType: outcome.response?.typeUrl ?? null,
-      responseValue: outcome.response ? Buffer.from(outcome.response.value) : null,
-    });
-    return updated.changes === 1;
+    return this.statements.finishOperation.run({ name, ...outcomeColumns(outcome, endTime) }).changes === 1;
   }
 
   deleteOperation(name: string): Promise<boolean> {

@@ -193,10 +193,11 @@ export class ConnectionsApi {
       kind: 'connections.create',
       cancellable: true,
       afterRestart: 'resume',
-      run: async (raw, { signal, resumed }) => {
+      run: async (raw, context) => {
         const input = JSON.parse(raw) as CreateInput;
         const connection = fromBinary(ConnectionSchema, Buffer.from(input.connection, 'base64'));
-        await pause(this.options.operationDelayMs, signal);
+        await pause(this.options.operationDelayMs, context);
+        const { resumed } = context;
         // Resumed after a crash that came after the commit: the work is already done.
         const existing = resumed ? await this.store.getResource(connection.name) : undefined;
         if (existing) {
@@ -208,7 +209,7 @@ export class ConnectionsApi {
         connection.updateTime = now;
         // The stored resource and the packed response are the same bytes: serialize once.
         const data = toBinary(ConnectionSchema, connection);
-        const response = { typeUrl: CONNECTION_TYPE_URL, value: data };
+        const response = { typeUrl: CONNECTION_TYPE_URL, value: data, message: connection };
         if (input.validateOnly) return { response };
         return {
           response,
@@ -226,9 +227,9 @@ export class ConnectionsApi {
       kind: 'connections.delete',
       cancellable: true,
       afterRestart: 'resume',
-      run: async (raw, { signal }) => {
+      run: async (raw, context) => {
         const input = JSON.parse(raw) as DeleteInput;
-        await pause(this.options.operationDelayMs, signal);
+        await pause(this.options.operationDelayMs, context);
         const existing = await this.store.getResource(input.name);
         if (!existing && input.validateOnly) {
           throw new OperationFailure(Code.NOT_FOUND, `Connection '${input.name}' was not found.`);

@@ -1,9 +1,19 @@
-import { create } from '@bufbuild/protobuf';
-import { AnySchema, anyPack, timestampFromDate } from '@bufbuild/protobuf/wkt';
+import { create, type Message } from '@bufbuild/protobuf';
+import { AnySchema, anyPack, timestampFromDate, type Any } from '@bufbuild/protobuf/wkt';
 import { OperationMetadataSchema } from '../gen/google/cloud/developerconnect/v1/developer_connect_pb.js';
 import { OperationSchema, type Operation } from '../gen/google/longrunning/operations_pb.js';
 import { StatusSchema } from '../gen/google/rpc/status_pb.js';
 import type { OperationRecord } from '../store/store.js';
+
+/**
+ * The messages packed into the Anys of the operations made here: JSON encoders use them instead of
+ * decoding the Anys' bytes again (see src/transport/operation-json.ts).
+ */
+const packed = new WeakMap<Any, Message>();
+
+export function packedMessage(any: Any): Message | undefined {
+  return packed.get(any);
+}
 
 /** A stored operation as `google.longrunning.Operation`, metadata packed as Developer Connect's OperationMetadata. */
 export function toOperationMessage(record: OperationRecord): Operation {
@@ -20,12 +30,12 @@ export function toOperationMessage(record: OperationRecord): Operation {
   if (record.error) {
     result = { case: 'error', value: create(StatusSchema, { code: record.error.code, message: record.error.message }) };
   } else if (record.response) {
-    result = { case: 'response', value: create(AnySchema, record.response) };
+    const { typeUrl, value, message } = record.response;
+    const response = create(AnySchema, { typeUrl, value });
+    if (message) packed.set(response, message);
+    result = { case: 'response', value: response };
   }
-  return create(OperationSchema, {
-    name: record.name,
-    metadata: anyPack(OperationMetadataSchema, metadata),
-    done: record.done,
-    result,
-  });
+  const packedMetadata = anyPack(OperationMetadataSchema, metadata);
+  packed.set(packedMetadata, metadata);
+  return create(OperationSchema, { name: record.name, metadata: packedMetadata, done: record.done, result });
 }

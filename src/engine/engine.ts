@@ -74,7 +74,7 @@ export class Engine {
     const options = { unlessExists, request: requestId };
     const controller = new AbortController();
     const inserted = new Deferred();
-    const settlement = this.run(op.name, handler, op.input, controller.signal, false, inserted.promise);
+    const settlement = this.run(op.name, handler, op.input, controller, false, inserted.promise);
     // Microtasks run before the next turn of the event loop: a handler that needs no timer or I/O wins.
     const early = await Promise.race([settlement, nextTurn()]);
     if (early !== undefined && early.kind !== 'stopped') return this.insertFinished(op, options, early);
@@ -221,7 +221,7 @@ export class Engine {
   private launch(record: OperationRecord, handler: OperationHandler, resumed: boolean): void {
     if (this.stopping) return;
     const controller = new AbortController();
-    this.track(record.name, controller, this.run(record.name, handler, record.input, controller.signal, resumed, Promise.resolve()));
+    this.track(record.name, controller, this.run(record.name, handler, record.input, controller, resumed, Promise.resolve()));
   }
 
   /** Registers running work, so cancel and stop reach it, and commits its outcome when it ends. */
@@ -235,11 +235,14 @@ export class Engine {
   }
 
   /** Runs a handler to its end; never rejects. `inserted` resolves once the operation is in the store. */
-  private async run(name: string, handler: OperationHandler, input: string, signal: AbortSignal, resumed: boolean, inserted: Promise<void>): Promise<Settlement> {
+  private async run(name: string, handler: OperationHandler, input: string, controller: AbortController, resumed: boolean, inserted: Promise<void>): Promise<Settlement> {
     try {
       const result = await handler.run(input, {
         name,
-        signal,
+        // A getter: the signal is made only when the handler looks at it (work that never waits does not).
+        get signal() {
+          return controller.signal;
+        },
         resumed,
         reportStatus: async (message) => {
           await inserted;
@@ -250,6 +253,7 @@ export class Engine {
       });
       return { kind: 'result', result };
     } catch (error) {
+      const signal = controller.signal;
       if (signal.reason instanceof ShuttingDown || signal.reason instanceof NotCreated) return { kind: 'stopped' };
       return { kind: 'error', error: this.failureOf(error, signal, name) };
     }

@@ -1,9 +1,15 @@
+import type { Message } from '@bufbuild/protobuf';
 import type { FilterExpr } from './filter-expr.js';
 
 /** A stored `google.protobuf.Any`: kept as type URL and bytes so the store needs no proto knowledge. */
 export interface StoredAny {
   typeUrl: string;
   value: Uint8Array;
+  /**
+   * The message `value` encodes, when the process that made it still has it: in memory only (stores
+   * neither write nor return it), so encoders need not decode `value` again.
+   */
+  message?: Message;
 }
 
 export interface OperationError {

@@ -11,10 +11,11 @@ import type { Authenticator } from '../auth/principal.js';
 import { StatusSchema } from '../gen/google/rpc/status_pb.js';
 import { toStatus } from './status.js';
 
-// Responses that are shared and frozen (cached done operations) are encoded once.
+// Frozen responses are shared (cached done operations, see DoneOperations): they are encoded once.
 const encoded = new WeakMap<Message, Buffer>();
 
 function encodeBinary(schema: DescMessage, message: Message): Buffer {
+  if (!Object.isFrozen(message)) return Buffer.from(toBinary(schema, message));
   let bytes = encoded.get(message);
   if (bytes === undefined) {
     bytes = Buffer.from(toBinary(schema, message));

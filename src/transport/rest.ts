@@ -5,10 +5,12 @@ import { ApiError, Code } from '../api/errors.js';
 import type { MethodTable } from '../api/methods.js';
 import type { CallContext } from '../api/context.js';
 import type { Authenticator, Principal } from '../auth/principal.js';
+import { OperationSchema, type Operation } from '../gen/google/longrunning/operations_pb.js';
 import { StatusSchema } from '../gen/google/rpc/status_pb.js';
 import { registry } from '../proto/registry.js';
 import { then, type MaybePromise } from '../maybe-promise.js';
 import { httpRoutes } from './http-rules.js';
+import { operationToJson } from './operation-json.js';
 import { RouteTable, type RouteMatch } from './route-table.js';
 import { httpStatusOf, toStatus } from './status.js';
 
@@ -146,17 +148,24 @@ interface Encoded {
   bytes: number;
 }
 
-// Responses that are shared and frozen (cached done operations) are encoded once per encoding.
+// Frozen responses are shared (cached done operations, see DoneOperations): they are encoded once
+// per encoding. Others are answered once, so a memo would only cost (a WeakMap entry per response).
 const encoded = [new WeakMap<Message, Encoded>(), new WeakMap<Message, Encoded>()];
 
 function encodeJson(schema: DescMessage, message: Message, enumAsInteger: boolean): Encoded {
+  if (!Object.isFrozen(message)) return encodeNow(schema, message, enumAsInteger);
   const memo = encoded[enumAsInteger ? 1 : 0] as WeakMap<Message, Encoded>;
   let result = memo.get(message);
   if (result === undefined) {
-    result = encodedText(JSON.stringify(toJson(schema, message, { registry, enumAsInteger })));
+    result = encodeNow(schema, message, enumAsInteger);
     memo.set(message, result);
   }
   return result;
+}
+
+function encodeNow(schema: DescMessage, message: Message, enumAsInteger: boolean): Encoded {
+  const json = schema.typeName === OperationSchema.typeName ? operationToJson(message as Operation, { enumAsInteger }) : toJson(schema, message, { registry, enumAsInteger });
+  return encodedText(JSON.stringify(json));
 }
 
 function encodedText(text: string): Encoded {

@@ -1,0 +1,57 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { create, toBinary, toJson } from '@bufbuild/protobuf';
+import { anyPack, EmptySchema, timestampFromDate } from '@bufbuild/protobuf/wkt';
+import { toOperationMessage } from '../../src/api/operation-message.js';
+import { ConnectionSchema, InstallationState_Stage } from '../../src/gen/google/cloud/developerconnect/v1/developer_connect_pb.js';
+import { OperationSchema } from '../../src/gen/google/longrunning/operations_pb.js';
+import { registry } from '../../src/proto/registry.js';
+import type { OperationRecord } from '../../src/store/store.js';
+import { operationToJson } from '../../src/transport/operation-json.js';
+
+const connection = create(ConnectionSchema, {
+  name: 'projects/p/locations/us-central1/connections/c',
+  createTime: timestampFromDate(new Date(Date.UTC(2026, 10, 25, 12, 0, 0, 123))),
+  labels: { env: 'prod', team: 'a' },
+  installationState: { stage: InstallationState_Stage.COMPLETE },
+  connectionConfig: { case: 'githubConfig', value: { githubApp: 1, appInstallationId: 42n } },
+  etag: 'abc',
+  uid: '0b0c5d2e-1f00-4c1a-9d7a-5e2b0d1c2f3a',
+});
+const running: OperationRecord = {
+  name: 'projects/p/locations/us-central1/operations/operation-1-abc',
+  parent: 'projects/p/locations/us-central1',
+  kind: 'connections.create',
+  input: '{}',
+  verb: 'create',
+  target: connection.name,
+  createTime: new Date(Date.UTC(2026, 10, 25, 12, 0, 0)),
+  statusMessage: 'working: 50%',
+  requestedCancellation: true,
+  done: false,
+};
+const endTime = new Date(Date.UTC(2026, 10, 25, 12, 0, 1, 5));
+const bytes = toBinary(ConnectionSchema, connection);
+const empty = anyPack(EmptySchema, create(EmptySchema));
+
+const records: Record<string, OperationRecord> = {
+  running,
+  'done, the response message at hand': { ...running, done: true, endTime, response: { typeUrl: 'type.googleapis.com/google.cloud.developerconnect.v1.Connection', value: bytes, message: connection } },
+  'done, the response only as bytes (read from the store)': { ...running, done: true, endTime, response: { typeUrl: 'type.googleapis.com/google.cloud.developerconnect.v1.Connection', value: bytes } },
+  'done with google.protobuf.Empty': { ...running, done: true, endTime, response: { typeUrl: empty.typeUrl, value: empty.value, message: create(EmptySchema) } },
+  failed: { ...running, done: true, endTime, error: { code: 1, message: 'Operation was cancelled.' } },
+};
+
+describe('operationToJson', () => {
+  for (const [label, record] of Object.entries(records)) {
+    it(`writes the same JSON as protobuf-es's toJson: ${label}`, () => {
+      for (const enumAsInteger of [false, true]) {
+        const operation = toOperationMessage(record);
+        const expected = toJson(OperationSchema, operation, { registry, enumAsInteger });
+        const actual = operationToJson(operation, { enumAsInteger });
+        assert.deepEqual(actual, expected);
+        assert.equal(JSON.stringify(actual), JSON.stringify(expected), 'also in key order');
+      }
+    });
+  }
+});

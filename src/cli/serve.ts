@@ -47,7 +47,7 @@ export function serveCommand(): Command {
     .option('--host <host>', 'address to listen on', '127.0.0.1')
     .option('--port <port>', 'port to listen on (0 picks a free one)', port, 8080)
     .option('--data-dir <dir>', 'where state is kept (SQLite)', './.devconnect-emulator')
-    .option('--operation-delay <duration>', 'how long every mutating operation runs before it commits (e.g. 0s, 500ms, 30s)', durationOption, 0)
+    .option('--operation-delay <duration>', 'how long every mutating operation runs, cancellably, before it commits (e.g. 500ms, 30s); with 0s it is returned already done', durationOption, 0)
     .addOption(new Option('--auth <mode>', 'jwt: bearer tokens and IAM policies; none: every request acts as --principal with every permission').choices(['jwt', 'none']).default('jwt'))
     .option('--principal <member>', 'the principal of --auth none', 'user:dev@localhost')
     .option('--owner <member>', 'with --auth jwt: who is made owner of every project on the first start', 'user:admin@localhost')

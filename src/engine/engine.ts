@@ -117,7 +117,7 @@ export class Engine {
     }
     // A retry gets the first request's operation, as it is now.
     if (record.name !== op.name) return this.records.get(record.name) ?? record;
-    this.records.set(record.name, record);
+    this.records.set(record.name, withoutMessage(record));
     return record;
   }
 
@@ -284,7 +284,7 @@ export class Engine {
     const updated = await this.store.finishOperation(name, outcome, endTime, result?.change);
     // Read after the commit: a cancel committed just before this finish is in the cached record by now.
     const cached = this.records.get(name);
-    if (updated && cached) this.records.set(name, { ...cached, done: true, endTime, error: outcome.error, response: outcome.response });
+    if (updated && cached) this.records.set(name, withoutMessage({ ...cached, done: true, endTime, error: outcome.error, response: outcome.response }));
     else this.records.delete(name);
     this.waiters.notify(name);
   }
@@ -297,6 +297,16 @@ export class Engine {
 
 function cancelledError(): OperationError {
   return { code: Code.CANCELLED, message: 'Operation was cancelled.' };
+}
+
+/**
+ * A record as the cache keeps it: without the decoded response message, which serves the one answer
+ * that reports the outcome; kept for every cached operation it would cost far more than the bytes.
+ */
+function withoutMessage(record: OperationRecord): OperationRecord {
+  if (record.response?.message === undefined) return record;
+  const { typeUrl, value } = record.response;
+  return { ...record, response: { typeUrl, value } };
 }
 
 function alreadyExists(error: ResourceExistsError): OperationError {

@@ -63,8 +63,8 @@ export class Engine {
   /**
    * Starts an operation and resolves with its committed record. The handler runs at once. When it
    * ends without waiting for time or I/O (no `--operation-delay`), the operation is committed done,
-   * with its resource change, in one transaction, and returned done: the client needs no poll, as
-   * with Google's emulators for instant work. Otherwise the running operation is committed and the
+   * with its resource change, in one transaction, and returned done (google.longrunning allows any
+   * Operation to arrive done): the client needs no poll. Otherwise the running operation is committed and the
    * handler goes on; its outcome is committed when it ends.
    */
   async start(request: StartRequest): Promise<OperationRecord> {

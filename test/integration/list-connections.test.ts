@@ -1,23 +1,14 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { rest, startTestServer, type TestServer } from '../support/server.js';
+import { listAllPages, rest, startTestServer, type TestServer } from '../support/server.js';
 
 type Json = Record<string, unknown>;
 const PARENT = 'projects/listing/locations/us-east1';
 
 /** Every page of ListConnections with `query`, as connection ids in order, and the page count. */
 async function listAll(server: TestServer, query: string): Promise<{ ids: string[]; pages: number }> {
-  const ids: string[] = [];
-  let token = '';
-  let pages = 0;
-  do {
-    const res = await rest(server.url, 'GET', `/v1/${PARENT}/connections?${query}&pageToken=${encodeURIComponent(token)}`);
-    assert.equal(res.status, 200, JSON.stringify(res.body));
-    ids.push(...((res.body.connections as Json[] | undefined) ?? []).map((c) => (c.name as string).split('/').pop() as string));
-    token = (res.body.nextPageToken as string | undefined) ?? '';
-    pages++;
-  } while (token !== '');
-  return { ids, pages };
+  const { names, pages } = await listAllPages(server.url, `/v1/${PARENT}/connections?${query}`, 'connections');
+  return { ids: names.map((name) => name.split('/').pop() as string), pages };
 }
 
 const q = (filter: string, rest = ''): string => `filter=${encodeURIComponent(filter)}${rest}`;

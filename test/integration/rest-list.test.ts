@@ -3,24 +3,14 @@ import { after, before, describe, test } from 'node:test';
 import { create } from '@bufbuild/protobuf';
 import { anyPack, EmptySchema } from '@bufbuild/protobuf/wkt';
 import { OperationFailure } from '../../src/engine/handler.js';
-import { rest, startTestServer, untilDone, type TestServer } from '../support/server.js';
+import { listAllPages, rest, startTestServer, untilDone, type TestServer } from '../support/server.js';
 
 type Json = Record<string, unknown>;
 const PARENT = 'projects/lists/locations/europe-west1';
 
 /** Lists every page with `query` and returns operation names in order, with the page count. */
-async function listAll(server: TestServer, query: string, parent = PARENT): Promise<{ names: string[]; pages: number }> {
-  const names: string[] = [];
-  let token = '';
-  let pages = 0;
-  do {
-    const res = await rest(server.url, 'GET', `/v1/${parent}/operations?${query}&pageToken=${encodeURIComponent(token)}`);
-    assert.equal(res.status, 200, JSON.stringify(res.body));
-    names.push(...((res.body.operations as Json[] | undefined) ?? []).map((o) => o.name as string));
-    token = (res.body.nextPageToken as string | undefined) ?? '';
-    pages++;
-  } while (token !== '');
-  return { names, pages };
+function listAll(server: TestServer, query: string, parent = PARENT): Promise<{ names: string[]; pages: number }> {
+  return listAllPages(server.url, `/v1/${parent}/operations?${query}`, 'operations');
 }
 
 describe('ListOperations over REST', () => {

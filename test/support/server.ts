@@ -54,6 +54,24 @@ export async function rest(base: string, method: string, path: string, body?: un
 
 export const PARENT = 'projects/demo/locations/us-central1';
 
+/**
+ * Follows nextPageToken through every page of a REST List call (`path` may carry a query) and
+ * returns the names of the `field` items in order, with the number of pages.
+ */
+export async function listAllPages(base: string, path: string, field: string): Promise<{ names: string[]; pages: number }> {
+  const names: string[] = [];
+  let token = '';
+  let pages = 0;
+  do {
+    const res = await rest(base, 'GET', `${path}${path.includes('?') ? '&' : '?'}pageToken=${encodeURIComponent(token)}`);
+    if (res.status !== 200) throw new Error(`list failed: ${res.status} ${JSON.stringify(res.body)}`);
+    names.push(...((res.body[field] as { name: string }[] | undefined) ?? []).map((item) => item.name));
+    token = (res.body.nextPageToken as string | undefined) ?? '';
+    pages++;
+  } while (token !== '');
+  return { names, pages };
+}
+
 /** Starts CreateConnection over REST and returns the operation. */
 export async function createConnection(base: string, id: string, parent = PARENT): Promise<Record<string, unknown>> {
   const res = await rest(base, 'POST', `/v1/${parent}/connections?connectionId=${id}`, {

@@ -5,7 +5,10 @@
  */
 export type MaybePromise<T> = T | Promise<T>;
 
-/** Calls `next` with the value at once when there is one, or when the promise settles. */
-export function then<T, R>(value: MaybePromise<T>, next: (value: T) => MaybePromise<R>): MaybePromise<R> {
+/**
+ * Calls `next` with the value at once when there is one, or when the promise settles. (Not named
+ * `then`: a module exporting `then` makes its namespace object look like a promise to `await import()`.)
+ */
+export function andThen<T, R>(value: MaybePromise<T>, next: (value: T) => MaybePromise<R>): MaybePromise<R> {
   return value instanceof Promise ? value.then(next) : next(value);
 }

@@ -10,7 +10,7 @@ import { ApiError, Code } from './errors.js';
 import type { IamPolicyApi } from './iam-policy.js';
 import type { LocationsApi } from './locations.js';
 import type { OperationsApi } from './operations.js';
-import { then, type MaybePromise } from '../maybe-promise.js';
+import { andThen, type MaybePromise } from '../maybe-promise.js';
 
 type Implementation = (request: Message, context: CallContext) => MaybePromise<Message>;
 
@@ -63,7 +63,7 @@ export class MethodTable {
     }
     if (entry.permission === undefined) return entry.implementation(request, context);
     const checked = this.authorizer.check(context.principal, entry.permission, entry.resourceOf(request));
-    return then(checked, () => entry.implementation(request, context));
+    return andThen(checked, () => entry.implementation(request, context));
   }
 
   private add<I extends DescMessage, O extends DescMessage>(

@@ -8,7 +8,7 @@ import type { Authenticator, Principal } from '../auth/principal.js';
 import { OperationSchema, type Operation } from '../gen/google/longrunning/operations_pb.js';
 import { StatusSchema } from '../gen/google/rpc/status_pb.js';
 import { registry } from '../proto/registry.js';
-import { then, type MaybePromise } from '../maybe-promise.js';
+import { andThen, type MaybePromise } from '../maybe-promise.js';
 import { httpRoutes } from './http-rules.js';
 import { operationToJson } from './operation-json.js';
 import { RouteTable, type RouteMatch } from './route-table.js';
@@ -87,7 +87,7 @@ export class RestTransport {
     const call = found.binder.bind(found.captures, query, body);
     const output = found.route.method.output;
     const response = this.methods.call(found.route.method, call.request, new RestCallContext(res, principal));
-    return then(response, (message) => encodeJson(output, message, call.enumAsInteger));
+    return andThen(response, (message) => encodeJson(output, message, call.enumAsInteger));
   }
 
   private async serveToken(req: IncomingMessage, res: ServerResponse, token: NonNullable<RestTransport['token']>): Promise<void> {

@@ -18,8 +18,8 @@ import {
   type ListConnectionsResponse,
 } from '../gen/google/cloud/developerconnect/v1/developer_connect_pb.js';
 import type { Operation } from '../gen/google/longrunning/operations_pb.js';
-import { RequestIdReusedError, ResourceExistsError, type OperationRecord, type Store } from '../store/store.js';
-import { requestIdentity, requestIdReused, type RequestIdentity } from './request-id.js';
+import { RequestIdReusedError, ResourceExistsError, type OperationRecord, type RequestKey, type Store } from '../store/store.js';
+import { requestIdentity, requestIdReused } from './request-id.js';
 import { ApiError, Code } from './errors.js';
 import { assertKnownLocation } from './locations.js';
 import { locationName, parseConnectionName, parseLocationName } from './names.js';
@@ -164,7 +164,7 @@ export class ConnectionsApi {
   }
 
   /** Starts an operation; with a request id, a retry gets the first request's operation (AIP-155). */
-  private async start(start: StartRequest, identity: RequestIdentity | undefined, requestId: string): Promise<OperationRecord> {
+  private async start(start: StartRequest, identity: RequestKey | undefined, requestId: string): Promise<OperationRecord> {
     try {
       return await this.engine.start({ ...start, request: identity });
     } catch (error) {
@@ -179,7 +179,7 @@ export class ConnectionsApi {
     }
   }
 
-  private async retried(identity: RequestIdentity, requestId: string): Promise<OperationRecord | undefined> {
+  private async retried(identity: RequestKey, requestId: string): Promise<OperationRecord | undefined> {
     try {
       return await this.engine.retried(identity);
     } catch (error) {

@@ -2,29 +2,22 @@ import { createHash } from 'node:crypto';
 import { clone, toJson, type DescMessage, type MessageShape } from '@bufbuild/protobuf';
 import { stringify } from 'safe-stable-stringify';
 import { registry } from '../proto/registry.js';
+import type { RequestKey } from '../store/store.js';
 import { ApiError } from './errors.js';
 
 // Developer Connect: "The request ID must be a valid UUID with the exception that zero UUID is not supported".
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const ZERO_UUID = '00000000-0000-0000-0000-000000000000';
 
-/** What identifies a request with a request_id (AIP-155) in the store: see InsertOptions.request. */
-export interface RequestIdentity {
-  /** The method and the id: the same id on another method is another request. */
-  key: string;
-  /** A digest of everything else in the request, to tell a retry from a request that reuses the id. */
-  fingerprint: string;
-}
-
 /**
- * The identity of a request that carries a `request_id`, or undefined when it carries none (it is
- * then not idempotent). Call it before the request is changed in any way.
+ * The identity of a request that carries a `request_id` (its key and fingerprint, see RequestKey),
+ * or undefined when it carries none (it is then not idempotent). Call it before the request is changed.
  */
 export function requestIdentity<D extends DescMessage>(
   method: string,
   schema: D,
   request: MessageShape<D> & { requestId: string },
-): RequestIdentity | undefined {
+): RequestKey | undefined {
   const id = request.requestId;
   if (id === '') return undefined;
   if (!UUID.test(id) || id === ZERO_UUID) {

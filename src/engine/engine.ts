@@ -3,7 +3,7 @@ import { LRUCache } from 'lru-cache';
 import type { Logger } from 'pino';
 import { Code } from '../gen/google/rpc/code_pb.js';
 import type { FilterExpr } from '../store/filter-expr.js';
-import { ResourceExistsError, type InsertOptions, type NewOperation, type OperationError, type OperationRecord, type Outcome, type Page, type Store } from '../store/store.js';
+import { ResourceExistsError, type InsertOptions, type NewOperation, type OperationError, type OperationRecord, type Outcome, type Page, type RequestKey, type Store } from '../store/store.js';
 import { OperationFailure, type HandlerResult, type OperationHandler } from './handler.js';
 import { Waiters } from './waiters.js';
 
@@ -29,7 +29,7 @@ export interface StartRequest {
   /** A resource that must not exist: checked in the transaction that commits the operation (ResourceExistsError). */
   unlessExists?: string;
   /** AIP-155: a retry of the request that made an operation gets that operation back (see InsertOptions.request). */
-  request?: { key: string; fingerprint: string };
+  request?: RequestKey;
 }
 
 export type CancelResult = 'requested' | 'already-done' | 'not-found' | 'not-cancellable';
@@ -130,7 +130,7 @@ export class Engine {
   }
 
   /** The operation an earlier request with this request id made (AIP-155); RequestIdReusedError if that was another request. */
-  async retried(request: { key: string; fingerprint: string }): Promise<OperationRecord | undefined> {
+  async retried(request: RequestKey): Promise<OperationRecord | undefined> {
     const earlier = await this.store.getOperationByRequest(request);
     return earlier && (this.records.get(earlier.name) ?? earlier);
   }

@@ -17,6 +17,7 @@ import {
   type IamPolicyRecord,
   type Page,
   type PageQuery,
+  type RequestKey,
   type ResourceChange,
   type NewServiceAccountKey,
   type ResourceRecord,
@@ -229,12 +230,12 @@ export class SqliteStore implements Store {
     return row && toOperation(row);
   }
 
-  async getOperationByRequest(request: { key: string; fingerprint: string }): Promise<OperationRecord | undefined> {
+  async getOperationByRequest(request: RequestKey): Promise<OperationRecord | undefined> {
     return this.operationByRequest(request);
   }
 
   /** The operation of an earlier request with this key, if any; throws RequestIdReusedError for another request with it. */
-  private operationByRequest(request: { key: string; fingerprint: string }): OperationRecord | undefined {
+  private operationByRequest(request: RequestKey): OperationRecord | undefined {
     const first = this.statements.operationByRequest.get(request.key) as OperationRow | undefined;
     if (first && first.request_fingerprint !== request.fingerprint) throw new RequestIdReusedError(request.key);
     return first && toOperation(first);

@@ -65,6 +65,15 @@ export class RequestIdReusedError extends Error {
   }
 }
 
+/**
+ * What identifies a request that carries a request_id (AIP-155): `key` is the method and the id,
+ * `fingerprint` a digest of the rest of the request, which tells a retry from another request.
+ */
+export interface RequestKey {
+  key: string;
+  fingerprint: string;
+}
+
 /** How `insertOperation` commits a new operation. */
 export interface InsertOptions {
   /**
@@ -72,7 +81,7 @@ export interface InsertOptions {
    * written and that operation is returned (a retry), or RequestIdReusedError is thrown if its
    * fingerprint differs (another request with the same id).
    */
-  request?: { key: string; fingerprint: string };
+  request?: RequestKey;
   /** A resource that must not exist: checked first, in the same transaction (ResourceExistsError, nothing written). */
   unlessExists?: string;
   /**
@@ -162,7 +171,7 @@ export interface Store {
   insertOperation(op: NewOperation, options?: InsertOptions): Promise<OperationRecord>;
   getOperation(name: string): Promise<OperationRecord | undefined>;
   /** The operation made by the request with this key (AIP-155); RequestIdReusedError when its fingerprint differs. */
-  getOperationByRequest(request: { key: string; fingerprint: string }): Promise<OperationRecord | undefined>;
+  getOperationByRequest(request: RequestKey): Promise<OperationRecord | undefined>;
   /** Newest first. `filter` fields: done, metadata.verb, metadata.target, error.code. */
   listOperations(query: PageQuery & { filter?: FilterExpr }): Promise<Page<OperationRecord>>;
   /** Operations not yet done, oldest first: what a restarted server must resume or fail. */

@@ -3,7 +3,7 @@ import { LRUCache } from 'lru-cache';
 import type { Logger } from 'pino';
 import { Code } from '../gen/google/rpc/code_pb.js';
 import type { FilterExpr } from '../store/filter-expr.js';
-import { ResourceExistsError, type InsertOptions, type NewOperation, type OperationError, type OperationRecord, type Outcome, type Page, type RequestKey, type Store } from '../store/store.js';
+import { ResourceExistsError, type InsertOptions, type NewOperation, type OperationError, type OperationRecord, type Outcome, type Page, type RequestKey, type ResourceChange, type Store } from '../store/store.js';
 import { OperationFailure, type HandlerResult, type OperationHandler } from './handler.js';
 import { Waiters } from './waiters.js';
 
@@ -100,21 +100,14 @@ export class Engine {
   }
 
   /** Commits an operation whose handler has already ended, done, in one transaction with its change. */
-  private async insertFinished(op: NewOperation, options: InsertOptions, settlement: Exclude<Settlement, { kind: 'stopped' }>): Promise<OperationRecord> {
+  private async insertFinished(op: NewOperation, options: InsertOptions, settlement: Ended): Promise<OperationRecord> {
     const endTime = new Date();
-    let record: OperationRecord;
-    if (settlement.kind === 'error') {
-      record = await this.store.insertOperation(op, { ...options, finished: { outcome: { error: settlement.error }, endTime } });
-    } else {
-      const { response, change } = settlement.result;
-      try {
-        record = await this.store.insertOperation(op, { ...options, finished: { outcome: { response }, endTime, change } });
-      } catch (error) {
-        // The resource named by unlessExists exists: the call fails, no operation is made.
-        if (!(error instanceof ResourceExistsError) || error.resourceName === options.unlessExists) throw error;
-        record = await this.store.insertOperation(op, { ...options, finished: { outcome: { error: alreadyExists(error) }, endTime } });
-      }
-    }
+    // When the unlessExists resource exists, the call fails and no operation is made.
+    const record = await commitOutcome(
+      settlement,
+      (outcome, change) => this.store.insertOperation(op, { ...options, finished: { outcome, endTime, change } }),
+      options.unlessExists,
+    );
     // A retry gets the first request's operation, as it is now.
     if (record.name !== op.name) return this.records.get(record.name) ?? record;
     this.records.set(record.name, withoutMessage(record));
@@ -261,14 +254,7 @@ export class Engine {
 
   /** Commits how a tracked operation ended (nothing when the server is going away: it resumes at the next start). */
   private async settle(name: string, settlement: Settlement): Promise<void> {
-    if (settlement.kind === 'stopped') return;
-    if (settlement.kind === 'error') return this.finish(name, { error: settlement.error });
-    try {
-      await this.finish(name, { response: settlement.result.response }, settlement.result);
-    } catch (error) {
-      if (!(error instanceof ResourceExistsError)) throw error;
-      await this.finish(name, { error: alreadyExists(error) });
-    }
+    if (settlement.kind !== 'stopped') await commitOutcome(settlement, (outcome, change) => this.finish(name, outcome, change));
   }
 
   private failureOf(error: unknown, signal: AbortSignal, name: string): OperationError {
@@ -279,9 +265,9 @@ export class Engine {
     return { code: Code.INTERNAL, message: `Internal error while running the operation (error id ${id}).` };
   }
 
-  private async finish(name: string, outcome: Outcome, result?: HandlerResult): Promise<void> {
+  private async finish(name: string, outcome: Outcome, change?: ResourceChange): Promise<void> {
     const endTime = new Date();
-    const updated = await this.store.finishOperation(name, outcome, endTime, result?.change);
+    const updated = await this.store.finishOperation(name, outcome, endTime, change);
     // Read after the commit: a cancel committed just before this finish is in the cached record by now.
     const cached = this.records.get(name);
     if (updated && cached) this.records.set(name, withoutMessage({ ...cached, done: true, endTime, error: outcome.error, response: outcome.response }));
@@ -309,12 +295,24 @@ function withoutMessage(record: OperationRecord): OperationRecord {
   return { ...record, response: { typeUrl, value } };
 }
 
-function alreadyExists(error: ResourceExistsError): OperationError {
-  return { code: Code.ALREADY_EXISTS, message: `Resource '${error.resourceName}' already exists.` };
+/**
+ * Commits how a handler ended with `write`. A create change that meets an existing resource ends the
+ * operation with ALREADY_EXISTS instead, unless that resource is `mustNotExist`: then the error stands.
+ */
+async function commitOutcome<T>(settlement: Ended, write: (outcome: Outcome, change?: ResourceChange) => Promise<T>, mustNotExist?: string): Promise<T> {
+  if (settlement.kind === 'error') return write({ error: settlement.error });
+  try {
+    return await write({ response: settlement.result.response }, settlement.result.change);
+  } catch (error) {
+    if (!(error instanceof ResourceExistsError) || error.resourceName === mustNotExist) throw error;
+    return write({ error: { code: Code.ALREADY_EXISTS, message: `Resource '${error.resourceName}' already exists.` } });
+  }
 }
 
 /** How a handler ended: its result, its failure as a google.rpc.Status, or stopped (the server is going away, or its operation was never created). */
 type Settlement = { kind: 'result'; result: HandlerResult } | { kind: 'error'; error: OperationError } | { kind: 'stopped' };
+/** A handler that ended with an outcome to commit. */
+type Ended = Exclude<Settlement, { kind: 'stopped' }>;
 
 /** Resolves at the next turn of the event loop, after every pending microtask (and its own I/O callbacks) has run. */
 function nextTurn(): Promise<undefined> {

@@ -85,6 +85,24 @@ describe('operations over REST, with slow operations (30 s)', () => {
     }
   });
 
+  test('two creates of one connection while both run: the first creates it, the second ends with ALREADY_EXISTS', async () => {
+    const slow = await startTestServer({ operationDelayMs: 200 });
+    try {
+      const first = await createConnection(slow.url, 'contested');
+      const second = await createConnection(slow.url, 'contested');
+      assert.equal(second.done, undefined, 'accepted: the connection did not exist yet');
+      const won = await untilDone(slow.url, first.name as string);
+      const lost = await untilDone(slow.url, second.name as string);
+      assert.equal((won.response as Json).name, `${PARENT}/connections/contested`);
+      assert.deepEqual(lost.error, { code: 6, message: `Resource '${PARENT}/connections/contested' already exists.` });
+      assert.equal(lost.response, undefined);
+      const connection = await rest(slow.url, 'GET', `/v1/${PARENT}/connections/contested`);
+      assert.equal(connection.body.uid, (won.response as Json).uid, 'the loser changed nothing');
+    } finally {
+      await slow.stop();
+    }
+  });
+
   test('an operation kind that cannot be cancelled answers UNIMPLEMENTED (501)', async () => {
     server.engine.register({
       kind: 'test.uncancellable',

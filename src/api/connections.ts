@@ -168,24 +168,20 @@ export class ConnectionsApi {
     try {
       return await this.engine.start({ ...start, request: identity });
     } catch (error) {
-      if (error instanceof RequestIdReusedError) throw requestIdReused(requestId);
       if (error instanceof ResourceExistsError && error.resourceName === start.unlessExists) {
         throw new ApiError(Code.ALREADY_EXISTS, `Connection '${start.target}' already exists.`, {
           reason: 'RESOURCE_ALREADY_EXISTS',
           metadata: { resource: start.target },
         });
       }
-      throw error;
+      throw asApiError(error, requestId);
     }
   }
 
-  private async retried(identity: RequestKey, requestId: string): Promise<OperationRecord | undefined> {
-    try {
-      return await this.engine.retried(identity);
-    } catch (error) {
-      if (error instanceof RequestIdReusedError) throw requestIdReused(requestId);
-      throw error;
-    }
+  private retried(identity: RequestKey, requestId: string): Promise<OperationRecord | undefined> {
+    return this.engine.retried(identity).catch((error: unknown) => {
+      throw asApiError(error, requestId);
+    });
   }
 
   private createHandler(): OperationHandler {
@@ -241,5 +237,10 @@ export class ConnectionsApi {
       },
     };
   }
+}
+
+/** A request id reused by another request is the caller's mistake (INVALID_ARGUMENT); other errors pass. */
+function asApiError(error: unknown, requestId: string): unknown {
+  return error instanceof RequestIdReusedError ? requestIdReused(requestId) : error;
 }
 

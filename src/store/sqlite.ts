@@ -282,7 +282,7 @@ export class SqliteStore implements Store {
   finishOperation(name: string, outcome: Outcome, endTime: Date, change?: ResourceChange): Promise<boolean> {
     return this.write((): boolean => {
       if (change) this.applyChange(change);
-      return this.markFinished(name, outcome, endTime);
+      return this.statements.finishOperation.run({ name, ...outcomeColumns(outcome, endTime) }).changes === 1;
     });
   }
 
@@ -294,11 +294,6 @@ export class SqliteStore implements Store {
     } else {
       this.statements.deleteResource.run(change.name);
     }
-  }
-
-  /** Within a write: records the outcome of a running operation; false if it is done or gone. */
-  private markFinished(name: string, outcome: Outcome, endTime: Date): boolean {
-    return this.statements.finishOperation.run({ name, ...outcomeColumns(outcome, endTime) }).changes === 1;
   }
 
   deleteOperation(name: string): Promise<boolean> {

@@ -12,12 +12,13 @@ import { registry } from '../proto/registry.js';
  * its fields are written by protobuf-es, then `@type`, as the mapping of Any says. Written by hand
  * because toJson offers no hook for it, and an Operation is on nearly every answer of this API.
  */
-export function operationToJson(operation: Operation, options: Partial<JsonWriteOptions>): JsonObject {
+export function operationToJson(operation: Operation, writeOptions: Partial<JsonWriteOptions>): JsonObject {
+  const options = { ...writeOptions, registry };
   const json: JsonObject = {};
   if (operation.name !== '') json.name = operation.name;
   if (operation.metadata) json.metadata = anyToJson(operation.metadata, options);
   if (operation.done) json.done = true;
-  if (operation.result.case === 'error') json.error = toJson(StatusSchema, operation.result.value, { ...options, registry });
+  if (operation.result.case === 'error') json.error = toJson(StatusSchema, operation.result.value, options);
   else if (operation.result.case === 'response') json.response = anyToJson(operation.result.value, options);
   return json;
 }
@@ -27,9 +28,9 @@ function anyToJson(any: Any, options: Partial<JsonWriteOptions>): JsonObject {
   const schema = message && registry.getMessage(message.$typeName);
   // Well-known types have their own JSON forms ({"@type", "value"}); protobuf-es writes those.
   if (!message || !schema || schema.typeName.startsWith('google.protobuf.') || any.typeUrl === '') {
-    return toJson(AnySchema, any, { ...options, registry }) as JsonObject;
+    return toJson(AnySchema, any, options) as JsonObject;
   }
-  const json = toJson(schema, message as Message, { ...options, registry }) as JsonObject;
+  const json = toJson(schema, message as Message, options) as JsonObject;
   json['@type'] = any.typeUrl;
   return json;
 }

@@ -1,8 +1,8 @@
-import type { JWTPayload } from 'jose';
 import { ApiError, Code } from '../api/errors.js';
 import type { MaybePromise } from '../maybe-promise.js';
 import type { Store } from '../store/store.js';
-import { CLOCK_TOLERANCE_SECONDS, decodeUnverified, InvalidTokenError, requireShortLived, scopesOf, verifyJwt, type DecodedJwt } from './jwt-verify.js';
+import type { JwtClaims } from './jwt-shape.js';
+import { audiencesOf, CLOCK_TOLERANCE_SECONDS, decodeUnverified, InvalidTokenError, requireShortLived, scopesOf, verifyJwt, type DecodedJwt } from './jwt-verify.js';
 import { CLOUD_PLATFORM_SCOPE, type Authenticator, type Principal } from './principal.js';
 import { ServiceAccountJwtVerifier } from './service-account-jwt.js';
 import { SERVER_TOKEN_ISSUER, type TokenSigningKey } from './signing-key.js';
@@ -21,6 +21,8 @@ export interface JwtAuthenticatorOptions {
   signingKey: TokenSigningKey;
   /** External OpenID Connect providers (`--trusted-issuer`). */
   trustedIssuers?: readonly TrustedIssuer[];
+  /** The audiences accepted in trusted issuers' tokens (`--trusted-audience`); required when there are trusted issuers. */
+  trustedAudiences?: readonly string[];
   /** Audiences accepted in scope-less self-signed JWTs (a trailing slash does not matter). Default: DEFAULT_AUDIENCE. */
   audiences?: readonly string[];
   /** Verified tokens kept (default 10 000). */
@@ -52,7 +54,7 @@ export class JwtAuthenticator implements Authenticator {
     this.store = options.store;
     this.signingKey = options.signingKey;
     this.serviceAccounts = new ServiceAccountJwtVerifier(options.store);
-    this.trusted = new TrustedIssuers(options.trustedIssuers ?? []);
+    this.trusted = new TrustedIssuers(options.trustedIssuers ?? [], options.trustedAudiences ?? []);
     this.audiences = new Set((options.audiences ?? [DEFAULT_AUDIENCE]).map(withoutTrailingSlash));
     this.cache = new TokenCache(options.cacheSize ?? 10_000);
     this.keys = new KeyLiveness(options.store, options.keyRecheckMs ?? 1000);
@@ -100,31 +102,31 @@ export class JwtAuthenticator implements Authenticator {
     const decoded = decodeUnverified(token);
     const issuer = decoded.payload.iss;
     if (issuer === SERVER_TOKEN_ISSUER) return this.verifyServerToken(token, decoded, now);
-    if (typeof issuer === 'string' && this.trusted.has(issuer)) {
+    if (issuer !== undefined && this.trusted.has(issuer)) {
       const { payload, member } = await this.trusted.verify(token, issuer);
       return { principal: { member, scopes: scopesOf(payload) }, expiresAtMs: acceptedUntil(payload) };
     }
-    if (typeof issuer === 'string' && issuer.includes('@')) return this.verifySelfSigned(token, decoded, now);
+    if (issuer?.includes('@')) return this.verifySelfSigned(token, decoded, now);
     const accepted = [SERVER_TOKEN_ISSUER, 'service-account emails', ...this.trusted.issuers].join(', ');
     throw new InvalidTokenError(
-      typeof issuer === 'string' ? `the token's issuer '${issuer}' is not trusted by this server (it accepts ${accepted}).` : `the token has no 'iss' claim.`,
+      issuer !== undefined ? `the token's issuer '${issuer}' is not trusted by this server (it accepts ${accepted}).` : `the token has no 'iss' claim.`,
     );
   }
 
   private async verifyServerToken(token: string, decoded: DecodedJwt, now: number): Promise<CachedToken> {
     if (decoded.header.kid !== this.signingKey.kid) {
       throw new InvalidTokenError(
-        `the access token was signed by a server key (kid ${String(decoded.header.kid)}) this server does not have; was it issued for another data directory?`,
+        `the access token was signed by a server key (kid ${decoded.header.kid ?? 'none'}) this server does not have; was it issued for another data directory?`,
       );
     }
-    const payload = await verifyJwt(token, this.signingKey.publicKey, 'the access token', SERVER_TOKEN_ISSUER);
+    const payload = await verifyJwt(token, this.signingKey.publicKey, 'the access token', { issuer: SERVER_TOKEN_ISSUER });
     const member = payload.sub;
-    if (typeof member !== 'string' || !member.includes(':')) throw new InvalidTokenError(`the access token's 'sub' is not an IAM member such as user:alice@example.com.`);
+    if (member === undefined || !member.includes(':')) throw new InvalidTokenError(`the access token's 'sub' is not an IAM member such as user:alice@example.com.`);
     const saKeyId = payload.sa_key_id;
     if (saKeyId !== undefined) {
-      const key = typeof saKeyId === 'string' ? await this.store.getServiceAccountKey(saKeyId) : undefined;
+      const key = await this.store.getServiceAccountKey(saKeyId);
       if (!key || key.deleteTime) {
-        throw new InvalidTokenError(`the access token was issued for service-account key ${String(saKeyId)}, which ${key ? 'was deleted' : 'does not exist'}.`);
+        throw new InvalidTokenError(`the access token was issued for service-account key ${saKeyId}, which ${key ? 'was deleted' : 'does not exist'}.`);
       }
       this.keys.record(key.keyId, true, now);
       return { principal: { member, scopes: scopesOf(payload) }, expiresAtMs: acceptedUntil(payload), saKeyId: key.keyId };
@@ -133,14 +135,13 @@ export class JwtAuthenticator implements Authenticator {
   }
 
   private async verifySelfSigned(token: string, decoded: DecodedJwt, now: number): Promise<CachedToken> {
-    const what = `the self-signed JWT of ${String(decoded.payload.iss)}`;
+    const what = `the self-signed JWT of ${decoded.payload.iss ?? 'no issuer'}`;
     const { payload, key, email } = await this.serviceAccounts.verify(token, decoded, what);
     if (payload.sub !== email) throw new InvalidTokenError(`${what} must have 'sub' equal to 'iss' (the service account's email).`);
     requireShortLived(payload, what);
     let scopes = scopesOf(payload);
     if (scopes.length === 0) {
-      const audiences = typeof payload.aud === 'string' ? [payload.aud] : (payload.aud ?? []);
-      if (!audiences.some((aud) => this.audiences.has(withoutTrailingSlash(aud)))) {
+      if (!audiencesOf(payload).some((aud) => this.audiences.has(withoutTrailingSlash(aud)))) {
         throw new InvalidTokenError(`${what} has no 'scope' claim and its audience is not ${[...this.audiences].map((a) => `${a}/`).join(' or ')}.`);
       }
       scopes = [CLOUD_PLATFORM_SCOPE];
@@ -177,7 +178,7 @@ function invalidCredentials(detail: string, reason: string): ApiError {
 }
 
 /** `exp` plus the clock tolerance, as verifyJwt applies it. */
-function acceptedUntil(payload: JWTPayload): number {
+function acceptedUntil(payload: JwtClaims): number {
   return ((payload.exp ?? 0) + CLOCK_TOLERANCE_SECONDS) * 1000;
 }
 

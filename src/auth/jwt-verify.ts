@@ -1,4 +1,6 @@
-import { decodeJwt, decodeProtectedHeader, errors, jwtVerify, type JWTPayload, type JWTVerifyGetKey, type KeyObject, type ProtectedHeaderParameters } from 'jose';
+import { decodeJwt, decodeProtectedHeader, errors, jwtVerify, type JWTVerifyGetKey, type KeyObject } from 'jose';
+import type { ZodType } from 'zod';
+import { JwtClaims, JwtHeader, shapeProblem } from './jwt-shape.js';
 
 /** Clocks of a client and this server may disagree by this much (seconds) before `exp`, `nbf` and `iat` count. */
 export const CLOCK_TOLERANCE_SECONDS = 30;
@@ -18,17 +20,27 @@ export class InvalidTokenError extends Error {
 }
 
 export interface DecodedJwt {
-  header: ProtectedHeaderParameters;
-  payload: JWTPayload;
+  header: JwtHeader;
+  payload: JwtClaims;
 }
 
-/** Reads a JWT's header and claims without verifying anything, to decide how to verify it. */
+/** Reads a JWT's header and claims without verifying anything, to decide how to verify it; their types are checked. */
 export function decodeUnverified(token: string): DecodedJwt {
+  let header: unknown;
+  let payload: unknown;
   try {
-    return { header: decodeProtectedHeader(token), payload: decodeJwt(token) };
+    header = decodeProtectedHeader(token);
+    payload = decodeJwt(token);
   } catch {
     throw new InvalidTokenError('the token is not a well-formed JWT (three base64url parts: header, claims, signature).');
   }
+  return { header: shaped(JwtHeader, header, 'header parameters'), payload: shaped(JwtClaims, payload, 'claims') };
+}
+
+function shaped<T>(schema: ZodType<T>, value: unknown, part: 'header parameters' | 'claims'): T {
+  const result = schema.safeParse(value);
+  if (!result.success) throw new InvalidTokenError(shapeProblem(result.error, part));
+  return result.data;
 }
 
 /**
@@ -36,10 +48,22 @@ export function decodeUnverified(token: string): DecodedJwt {
  * future), with CLOCK_TOLERANCE_SECONDS of slack. jose's errors become InvalidTokenError with a
  * message naming `what` was checked ("the self-signed JWT of ci@p.iam.gserviceaccount.com").
  */
-export async function verifyJwt(token: string, key: KeyObject | JWTVerifyGetKey, what: string, issuer?: string): Promise<JWTPayload> {
-  let payload: JWTPayload;
+export async function verifyJwt(
+  token: string,
+  key: KeyObject | JWTVerifyGetKey,
+  what: string,
+  expect: { issuer?: string; audiences?: readonly string[] } = {},
+): Promise<JwtClaims> {
+  let payload: JwtClaims;
   try {
-    ({ payload } = await jwtVerify(token, key, { algorithms: ['RS256'], clockTolerance: CLOCK_TOLERANCE_SECONDS, requiredClaims: ['exp'], issuer }));
+    const verified = await jwtVerify(token, key, {
+      algorithms: ['RS256'],
+      clockTolerance: CLOCK_TOLERANCE_SECONDS,
+      requiredClaims: ['exp'],
+      issuer: expect.issuer,
+      audience: expect.audiences ? [...expect.audiences] : undefined,
+    });
+    payload = shaped(JwtClaims, verified.payload, 'claims');
   } catch (error) {
     throw explain(error, what);
   }
@@ -51,26 +75,32 @@ export async function verifyJwt(token: string, key: KeyObject | JWTVerifyGetKey,
 }
 
 /** Refuses a JWT signed with a service-account key that lives longer than an hour, as Google does. */
-export function requireShortLived(payload: JWTPayload, what: string): void {
+export function requireShortLived(payload: JwtClaims, what: string): void {
   const start = typeof payload.iat === 'number' ? payload.iat : Date.now() / 1000;
   if (typeof payload.exp === 'number' && payload.exp - start > MAX_SELF_SIGNED_LIFETIME_SECONDS + CLOCK_TOLERANCE_SECONDS) {
     throw new InvalidTokenError(`${what} must be short-lived: its exp is more than ${MAX_SELF_SIGNED_LIFETIME_SECONDS} seconds after its iat.`);
   }
 }
 
+/** The `aud` claim as a list (RFC 7519 §4.1.3 allows one string or an array). */
+export function audiencesOf(payload: JwtClaims): string[] {
+  return typeof payload.aud === 'string' ? [payload.aud] : (payload.aud ?? []);
+}
+
 /** The `scope` claim (space-separated, as OAuth 2.0 writes it) or `scp` (a list, as some OpenID providers do). */
-export function scopesOf(payload: JWTPayload): string[] {
-  const claim = payload.scope ?? payload.scp;
-  if (typeof claim === 'string') return claim.split(' ').filter((s) => s !== '');
-  if (Array.isArray(claim)) return claim.filter((s): s is string => typeof s === 'string' && s !== '');
-  return [];
+export function scopesOf(payload: JwtClaims): string[] {
+  const claim = payload.scope ?? payload.scp ?? [];
+  return (typeof claim === 'string' ? claim.split(' ') : claim).filter((s) => s !== '');
 }
 
 export function isoTime(seconds: number): string {
-  return new Date(seconds * 1000).toISOString();
+  const date = new Date(seconds * 1000);
+  // A claim like 1e20 is a JSON number but no date: say the number rather than throw.
+  return Number.isNaN(date.getTime()) ? `${seconds} (seconds since the epoch)` : date.toISOString();
 }
 
 function explain(error: unknown, what: string): Error {
+  if (error instanceof InvalidTokenError) return error;
   if (error instanceof errors.JWTExpired) {
     const exp = error.payload.exp;
     return new InvalidTokenError(`${what} expired${typeof exp === 'number' ? ` at ${isoTime(exp)}` : ''}.`, 'expired');
@@ -80,6 +110,10 @@ function explain(error: unknown, what: string): Error {
       return new InvalidTokenError(`${what} is not valid before ${isoTime(error.payload.nbf)}.`);
     }
     if (error.claim === 'iss') return new InvalidTokenError(`${what} has the wrong issuer '${String(error.payload.iss)}'.`);
+    if (error.claim === 'aud') {
+      const aud = error.payload.aud;
+      return new InvalidTokenError(`${what} was issued for ${aud === undefined ? 'no audience' : `the audience ${JSON.stringify(aud)}`}, not for this server.`);
+    }
     return new InvalidTokenError(`${what} has an invalid '${error.claim}' claim (${error.reason}).`);
   }
   if (error instanceof errors.JWSSignatureVerificationFailed) return new InvalidTokenError(`the signature of ${what} does not verify.`, 'signature');

@@ -1,10 +1,10 @@
 import { createPublicKey, type KeyObject } from 'node:crypto';
-import type { JWTPayload } from 'jose';
 import type { ServiceAccountKeyRecord, Store } from '../store/store.js';
+import type { JwtClaims } from './jwt-shape.js';
 import { InvalidTokenError, verifyJwt, type DecodedJwt } from './jwt-verify.js';
 
 export interface VerifiedServiceAccountJwt {
-  payload: JWTPayload;
+  payload: JwtClaims;
   key: ServiceAccountKeyRecord;
   /** The `iss`: the service account's email. */
   email: string;
@@ -25,7 +25,7 @@ export class ServiceAccountJwtVerifier {
 
   async verify(token: string, decoded: DecodedJwt, what: string): Promise<VerifiedServiceAccountJwt> {
     const email = decoded.payload.iss;
-    if (typeof email !== 'string' || email === '') throw new InvalidTokenError(`${what} has no 'iss' claim naming the service account.`);
+    if (email === undefined || email === '') throw new InvalidTokenError(`${what} has no 'iss' claim naming the service account.`);
     const kid = decoded.header.kid;
     if (kid !== undefined) {
       const key = await this.store.getServiceAccountKey(kid);

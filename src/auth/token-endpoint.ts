@@ -1,5 +1,5 @@
 import type { Store } from '../store/store.js';
-import { decodeUnverified, InvalidTokenError, requireShortLived, scopesOf } from './jwt-verify.js';
+import { audiencesOf, decodeUnverified, InvalidTokenError, requireShortLived, scopesOf } from './jwt-verify.js';
 import { ServiceAccountJwtVerifier, type VerifiedServiceAccountJwt } from './service-account-jwt.js';
 import type { TokenSigningKey } from './signing-key.js';
 
@@ -71,12 +71,11 @@ export class TokenEndpoint {
     if (!assertion) throw new TokenRequestError('invalid_request', 'assertion is required: a JWT signed with a service-account key.');
 
     const { payload, key, email } = await this.verifyAssertion(assertion);
-    const audiences = typeof payload.aud === 'string' ? [payload.aud] : (payload.aud ?? []);
-    if (!audiences.some((aud) => aud === this.tokenUri || aud.endsWith('/token'))) {
+    if (!audiencesOf(payload).some((aud) => aud === this.tokenUri || aud.endsWith('/token'))) {
       throw new TokenRequestError('invalid_grant', `Invalid JWT: the assertion's audience must be this server's token URL${this.tokenUri ? ` (${this.tokenUri})` : ''}.`);
     }
     if (payload.sub !== undefined && payload.sub !== email) {
-      throw new TokenRequestError('invalid_grant', `Invalid JWT: 'sub' ${String(payload.sub)} differs from 'iss'; domain-wide delegation is not emulated.`);
+      throw new TokenRequestError('invalid_grant', `Invalid JWT: 'sub' ${payload.sub} differs from 'iss'; domain-wide delegation is not emulated.`);
     }
     if (payload.target_audience !== undefined) {
       throw new TokenRequestError('invalid_request', 'ID tokens (target_audience) are not issued by this server; ask for an access token with a scope.');
@@ -96,7 +95,7 @@ export class TokenEndpoint {
   private async verifyAssertion(assertion: string): Promise<VerifiedServiceAccountJwt> {
     try {
       const decoded = decodeUnverified(assertion);
-      const what = `the assertion of ${String(decoded.payload.iss)}`;
+      const what = `the assertion of ${decoded.payload.iss ?? 'no issuer'}`;
       const verified = await this.verifier.verify(assertion, decoded, what);
       requireShortLived(verified.payload, what);
       return verified;

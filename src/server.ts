@@ -39,6 +39,8 @@ export interface ServerOptions {
   owner?: string;
   /** With `jwt`: external OpenID Connect providers whose access tokens are accepted (`--trusted-issuer`). */
   trustedIssuers?: readonly TrustedIssuer[];
+  /** With `jwt`: the `aud` values accepted in trusted issuers' tokens (`--trusted-audience`); needed with any trusted issuer. */
+  trustedAudiences?: readonly string[];
   /** With `jwt`: a policy file applied at start (`--iam-policy`). */
   iamPolicyFile?: string;
   /** Also accept TLS on the same port (plaintext stays accepted): gRPC clients send credentials only over TLS. */
@@ -66,7 +68,10 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   const tokens = new PageTokens(secret(options.dataDir, 'page-token.key'));
   const signingKey = await TokenSigningKey.load(options.dataDir);
   const policies = new IamPolicies(store);
-  const auth = await authentication(options, store, signingKey, policies);
+  const auth = await authentication(options, store, signingKey, policies).catch(async (error: unknown) => {
+    await store.close();
+    throw error;
+  });
   const methods = new MethodTable(
     {
       operations: new OperationsApi(engine, tokens),
@@ -116,11 +121,13 @@ async function authentication(
   if (options.auth === 'none') {
     return { authenticator: new NoAuthentication(options.noAuthPrincipal ?? 'user:dev@localhost'), authorizer: new AllowEverything() };
   }
+  // Made first: it refuses a configuration it cannot serve safely before anything is written.
+  const authenticator = new JwtAuthenticator({ store, signingKey, trustedIssuers: options.trustedIssuers, trustedAudiences: options.trustedAudiences });
   if (options.iamPolicyFile) await applyPolicyFile(store, loadPolicyFile(options.iamPolicyFile));
   const owner = options.owner ?? 'user:admin@localhost';
   const created = await bootstrapOwner(store, owner);
   return {
-    authenticator: new JwtAuthenticator({ store, signingKey, trustedIssuers: options.trustedIssuers }),
+    authenticator,
     authorizer: new IamAuthorizer(policies),
     createdOwner: created ? owner : undefined,
   };

@@ -27,6 +27,7 @@ interface ServeFlags {
   principal: string;
   owner: string;
   trustedIssuer: TrustedIssuer[];
+  trustedAudience: string[];
   iamPolicy?: string;
   tlsCert?: string;
   tlsKey?: string;
@@ -41,6 +42,10 @@ function collectIssuer(text: string, previous: TrustedIssuer[]): TrustedIssuer[]
   }
 }
 
+function collect(text: string, previous: string[]): string[] {
+  return [...previous, text];
+}
+
 export function serveCommand(): Command {
   return new Command('serve')
     .description('serve Developer Connect v1 over gRPC and REST on one address')
@@ -52,6 +57,7 @@ export function serveCommand(): Command {
     .option('--principal <member>', 'the principal of --auth none', 'user:dev@localhost')
     .option('--owner <member>', 'with --auth jwt: who is made owner of every project on the first start', 'user:admin@localhost')
     .option('--trusted-issuer <issuer=jwks-url>', 'with --auth jwt: accept access tokens of this OpenID Connect provider (repeatable)', collectIssuer, [])
+    .option('--trusted-audience <aud>', "with --trusted-issuer: an 'aud' accepted in its tokens (repeatable; required, so tokens minted for other apps are refused)", collect, [])
     .option('--iam-policy <file>', 'with --auth jwt: apply the policies and groups of this file at start')
     .option('--tls-cert <file>', 'PEM certificate chain: also accept TLS on the same port (gRPC clients send credentials only over TLS)')
     .option('--tls-key <file>', 'PEM private key of --tls-cert')
@@ -70,6 +76,7 @@ export function serveCommand(): Command {
         noAuthPrincipal: opts.principal,
         owner: opts.owner,
         trustedIssuers: opts.trustedIssuer,
+        trustedAudiences: opts.trustedAudience,
         iamPolicyFile: opts.iamPolicy,
         logger,
       });

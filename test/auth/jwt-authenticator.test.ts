@@ -14,6 +14,7 @@ import type { Store } from '../../src/store/store.js';
 import { authFixture, CLOUD_PLATFORM, epochSeconds, newRsaPrivateKeyPem, selfSignedJwt, signJwt, type AuthFixture } from '../support/auth.js';
 
 const ISSUER = 'https://idp.example.com';
+const IDP_AUDIENCE = 'devconnect-emulator';
 
 /** Asserts a 401: ApiError UNAUTHENTICATED whose message matches. */
 async function refused(promise: unknown, message: RegExp, reason = 'ACCESS_TOKEN_INVALID'): Promise<void> {
@@ -59,7 +60,7 @@ describe('JwtAuthenticator', () => {
     });
     await new Promise<void>((resolve) => jwks.listen(0, '127.0.0.1', resolve));
     const trusted = parseTrustedIssuer(`${ISSUER}=http://127.0.0.1:${(jwks.address() as AddressInfo).port}/jwks.json`);
-    auth = new JwtAuthenticator({ store: fx.store, signingKey: fx.signingKey, trustedIssuers: [trusted] });
+    auth = new JwtAuthenticator({ store: fx.store, signingKey: fx.signingKey, trustedIssuers: [trusted], trustedAudiences: [IDP_AUDIENCE] });
   });
   after(async () => {
     jwks.close();
@@ -70,7 +71,7 @@ describe('JwtAuthenticator', () => {
   const serverToken = (claims: Record<string, unknown>, header: Record<string, unknown> = {}) =>
     signJwt(fx.signingKeyPem, { iss: SERVER_TOKEN_ISSUER, sub: 'user:alice@example.com', scope: CLOUD_PLATFORM, ...claims }, { kid: fx.signingKey.kid, ...header });
   const idpToken = (claims: Record<string, unknown>, kid = 'idp-1') =>
-    new SignJWT({ iss: ISSUER, exp: epochSeconds() + 600, iat: epochSeconds(), ...claims }).setProtectedHeader({ alg: 'RS256', kid }).sign(idpKey);
+    new SignJWT({ iss: ISSUER, aud: IDP_AUDIENCE, exp: epochSeconds() + 600, iat: epochSeconds(), ...claims }).setProtectedHeader({ alg: 'RS256', kid }).sign(idpKey);
 
   describe('accepts', () => {
     it("a token signed by the server's key (the token command): the member and scopes it names", async () => {
@@ -112,12 +113,14 @@ describe('JwtAuthenticator', () => {
       await auth.authenticate(bearer(await serverToken({ nbf: now + 20, exp: now + 600 })));
     });
 
-    it('a trusted issuer\'s access token: user:EMAIL, serviceAccount:EMAIL or user:SUB, with its scopes', async () => {
-      assert.deepEqual(await auth.authenticate(bearer(await idpToken({ email: 'bob@example.com', sub: '42', scope: `openid ${CLOUD_PLATFORM}` }))), {
+    it('a trusted issuer\'s access token for a trusted audience: user:EMAIL, serviceAccount:EMAIL (verified) or user:SUB, with its scopes', async () => {
+      assert.deepEqual(await auth.authenticate(bearer(await idpToken({ email: 'bob@example.com', email_verified: true, sub: '42', scope: `openid ${CLOUD_PLATFORM}` }))), {
         member: 'user:bob@example.com',
         scopes: ['openid', CLOUD_PLATFORM],
       });
-      assert.equal((await auth.authenticate(bearer(await idpToken({ email: 'x@p.iam.gserviceaccount.com' })))).member, 'serviceAccount:x@p.iam.gserviceaccount.com');
+      const robot = await idpToken({ email: 'x@p.iam.gserviceaccount.com', email_verified: true, aud: ['other', IDP_AUDIENCE] });
+      assert.equal((await auth.authenticate(bearer(robot))).member, 'serviceAccount:x@p.iam.gserviceaccount.com');
+      assert.equal((await auth.authenticate(bearer(await idpToken({ email: 'bob@example.com', sub: '42' })))).member, 'user:42', 'an unverified email is not believed');
       assert.deepEqual(await auth.authenticate(bearer(await idpToken({ sub: 'robot-7', scp: [CLOUD_PLATFORM] }))), { member: 'user:robot-7', scopes: [CLOUD_PLATFORM] });
     });
   });
@@ -141,7 +144,7 @@ describe('JwtAuthenticator', () => {
       const now = epochSeconds();
       await refused(auth.authenticate(bearer(await serverToken({ iat: now - 600, exp: now - 60 }))), /the access token expired at \d{4}-/, 'ACCESS_TOKEN_EXPIRED');
       await refused(auth.authenticate(bearer(await selfSignedJwt(key, { iat: now - 3700, exp: now - 100 }))), /self-signed JWT of .* expired at/, 'ACCESS_TOKEN_EXPIRED');
-      await refused(auth.authenticate(bearer(await idpToken({ email: 'bob@example.com', exp: now - 31 }))), /expired/, 'ACCESS_TOKEN_EXPIRED');
+      await refused(auth.authenticate(bearer(await idpToken({ sub: '42', exp: now - 31 }))), /expired/, 'ACCESS_TOKEN_EXPIRED');
       await refused(auth.authenticate(bearer(await serverToken({ exp: undefined }))), /'exp' claim/);
     });
 
@@ -158,7 +161,7 @@ describe('JwtAuthenticator', () => {
       const forged = await signJwt(forger, { iss: SERVER_TOKEN_ISSUER, sub: 'user:mallory@example.com', scope: CLOUD_PLATFORM }, { kid: fx.signingKey.kid });
       await refused(auth.authenticate(bearer(forged)), /signature of the access token does not verify/);
       await refused(auth.authenticate(bearer(await serverToken({}, { kid: 'another-server' }))), /server key \(kid another-server\) this server does not have/);
-      await refused(auth.authenticate(bearer(await idpToken({ email: 'bob@example.com' }, 'idp-2'))), /no key of the issuer's JWKS matches/);
+      await refused(auth.authenticate(bearer(await idpToken({ sub: '42' }, 'idp-2'))), /no key of the issuer's JWKS matches/);
     });
 
     it('algorithms other than RS256', async () => {
@@ -186,6 +189,16 @@ describe('JwtAuthenticator', () => {
       await refused(auth.authenticate(bearer(await signJwt(newRsaPrivateKeyPem(), { sub: 'x' }))), /no 'iss' claim/);
       await refused(auth.authenticate(bearer(await serverToken({ sub: 'alice' }))), /'sub' is not an IAM member/);
       await refused(auth.authenticate(bearer(await idpToken({}))), /names no caller/);
+      await refused(auth.authenticate(bearer(await idpToken({ email: 'bob@example.com', email_verified: false }))), /names no caller/);
+    });
+
+    it("a trusted issuer's tokens minted for another audience, or for none", async () => {
+      await refused(auth.authenticate(bearer(await idpToken({ email: 'bob@example.com', email_verified: true, aud: 'another-app' }))), /issued for the audience "another-app", not for this server/);
+      await refused(auth.authenticate(bearer(await idpToken({ sub: '42', aud: undefined }))), /issued for no audience/);
+      assert.throws(
+        () => new JwtAuthenticator({ store: fx.store, signingKey: fx.signingKey, trustedIssuers: [{ issuer: ISSUER, jwksUrl: 'http://127.0.0.1:1/' }] }),
+        /needs at least one trusted audience/,
+      );
     });
 
     it('tokens of a deleted key and server tokens issued for it, also when cached and deleted by another process, within a second', async () => {

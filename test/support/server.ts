@@ -1,8 +1,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startServer, type RunningServer } from '../../src/server.js';
-import type { TlsOptions } from '../../src/transport/listener.js';
+import { startServer, type RunningServer, type ServerOptions } from '../../src/server.js';
 
 export interface TestServer extends RunningServer {
   dataDir: string;
@@ -12,19 +11,10 @@ export interface TestServer extends RunningServer {
 
 /** A real server on a free 127.0.0.1 port with its own SQLite data directory. */
 export async function startTestServer(
-  options: { operationDelayMs?: number; dataDir?: string; auth?: 'jwt' | 'none'; owner?: string; iamPolicyFile?: string; tls?: TlsOptions } = {},
+  options: Partial<Omit<ServerOptions, 'host' | 'port'>> = {},
 ): Promise<TestServer> {
   const dataDir = options.dataDir ?? mkdtempSync(join(tmpdir(), 'devconnect-test-'));
-  const server = await startServer({
-    host: '127.0.0.1',
-    port: 0,
-    dataDir,
-    operationDelayMs: options.operationDelayMs ?? 0,
-    auth: options.auth ?? 'none',
-    owner: options.owner,
-    iamPolicyFile: options.iamPolicyFile,
-    tls: options.tls,
-  });
+  const server = await startServer({ ...options, host: '127.0.0.1', port: 0, dataDir, operationDelayMs: options.operationDelayMs ?? 0, auth: options.auth ?? 'none' });
   return {
     ...server,
     dataDir,

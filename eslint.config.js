@@ -1,6 +1,39 @@
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
+/**
+ * The layers point one way: transport → api (with resources, auth, iam beside it) → engine → store,
+ * with the shared vocabulary in common/ (and generated protos in gen/) at the bottom. Each entry
+ * names the folders a layer must not import from.
+ */
+const LAYERS = {
+  common: ['api', 'auth', 'cli', 'engine', 'iam', 'proto', 'resources', 'store', 'transport'],
+  store: ['api', 'auth', 'cli', 'engine', 'iam', 'resources', 'transport'],
+  engine: ['api', 'auth', 'cli', 'iam', 'resources', 'transport'],
+  auth: ['api', 'cli', 'engine', 'resources', 'transport'],
+  iam: ['api', 'cli', 'engine', 'resources', 'transport'],
+  api: ['cli', 'resources', 'transport'],
+  resources: ['cli', 'transport'],
+  transport: ['cli', 'engine', 'resources', 'store'],
+};
+
+const layerRules = Object.entries(LAYERS).map(([layer, forbidden]) => ({
+  files: [`src/${layer}/**/*.ts`],
+  rules: {
+    'no-restricted-imports': [
+      'error',
+      {
+        patterns: [
+          {
+            regex: `^(\\.\\./)+(${forbidden.join('|')})/`,
+            message: `src/${layer} must not import from ${forbidden.join(', ')}: the layers point one way (transport → api → engine → store; common at the bottom).`,
+          },
+        ],
+      },
+    ],
+  },
+}));
+
 export default tseslint.config(
   { ignores: ['dist/', 'src/gen/', 'node_modules/', '.devconnect-emulator/'] },
   js.configs.recommended,
@@ -9,7 +42,8 @@ export default tseslint.config(
     languageOptions: { globals: { process: 'readonly', console: 'readonly', Buffer: 'readonly', setTimeout: 'readonly', clearTimeout: 'readonly', setImmediate: 'readonly', URL: 'readonly', AbortController: 'readonly', AbortSignal: 'readonly' } },
     rules: {
       '@typescript-eslint/no-explicit-any': 'error',
-      '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_' }],
+      '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
     },
   },
+  ...layerRules,
 );

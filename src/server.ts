@@ -2,12 +2,12 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pino, type Logger } from 'pino';
-import { ConnectionsApi } from './api/connections.js';
 import { IamPolicyApi } from './api/iam-policy.js';
 import { LocationsApi } from './api/locations.js';
 import { MethodTable } from './api/methods.js';
 import { OperationsApi } from './api/operations.js';
 import { PageTokens } from './api/page-token.js';
+import { StandardMethods } from './api/standard-methods.js';
 import { JwtAuthenticator } from './auth/jwt-authenticator.js';
 import { AllowEverything, NoAuthentication } from './auth/none.js';
 import type { Authenticator, Authorizer } from './auth/principal.js';
@@ -19,6 +19,7 @@ import { bootstrapOwner, IamAuthorizer } from './iam/authorizer.js';
 import { IamPolicies } from './iam/policies.js';
 import { applyPolicyFile, loadPolicyFile } from './iam/policy-file.js';
 import { services } from './proto/registry.js';
+import { RESOURCES } from './resources/index.js';
 import { SqliteStore } from './store/sqlite.js';
 import type { Store } from './store/store.js';
 import { createGrpcServer } from './transport/grpc.js';
@@ -72,13 +73,14 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     await store.close();
     throw error;
   });
+  const resourceMethods = RESOURCES.flatMap((module) => new StandardMethods(module, engine, store, tokens, { operationDelayMs: options.operationDelayMs }).entries());
   const methods = new MethodTable(
     {
       operations: new OperationsApi(engine, tokens),
       locations: new LocationsApi(tokens),
-      connections: new ConnectionsApi(engine, store, tokens, { operationDelayMs: options.operationDelayMs }),
       iamPolicy: new IamPolicyApi(policies, auth.authorizer),
     },
+    resourceMethods,
     auth.authorizer,
   );
   const recovered = await engine.recover();

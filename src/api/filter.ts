@@ -29,7 +29,7 @@
  * snippet of the filter, because the person reading it usually typed the filter by hand.
  */
 import type { CompareOp, FilterExpr, FilterValue } from '../store/filter-expr.js';
-import { ApiError, Code } from './errors.js';
+import { ApiError, Code } from '../common/errors.js';
 
 export type FieldType = 'string' | 'bool' | 'int' | 'timestamp';
 export type { CompareOp, FilterExpr, FilterValue };
@@ -397,4 +397,18 @@ function snippet(text: string, offset: number): string {
   const from = Math.max(0, offset - radius);
   const to = Math.min(text.length, offset + radius);
   return `${from > 0 ? '…' : ''}${text.slice(from, to)}${to < text.length ? '…' : ''}`;
+}
+
+/** The same filter over other field names (`names` maps every field the filter may hold): how the API's names become the store's. */
+export function renameFields(expr: FilterExpr | undefined, names: Readonly<Record<string, string>>): FilterExpr | undefined {
+  if (expr === undefined) return undefined;
+  switch (expr.kind) {
+    case 'and':
+    case 'or':
+      return { kind: expr.kind, args: expr.args.map((arg) => renameFields(arg, names)!) };
+    case 'not':
+      return { kind: 'not', arg: renameFields(expr.arg, names)! };
+    case 'compare':
+      return { ...expr, field: names[expr.field] ?? expr.field };
+  }
 }

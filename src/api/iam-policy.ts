@@ -12,8 +12,8 @@ import type { IamPolicies } from '../iam/policies.js';
 import { normalizePolicy, type StoredPolicy } from '../iam/policy.js';
 import { EtagMismatchError } from '../store/store.js';
 import type { CallContext } from './context.js';
-import { ApiError, Code } from './errors.js';
-import { parseProjectName } from './names.js';
+import { ApiError, Code } from '../common/errors.js';
+import { parseProjectName } from '../common/names.js';
 
 /** Paths SetIamPolicyRequest.update_mask may name; without a mask, Google uses `bindings, etag`. */
 const MASK_PATHS = new Set(['bindings', 'etag', 'version', 'audit_configs']);

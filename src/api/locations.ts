@@ -7,8 +7,8 @@ import {
   type ListLocationsResponse,
   type Location,
 } from '../gen/google/cloud/location/locations_pb.js';
-import { ApiError } from './errors.js';
-import { parseLocationName, parseProjectName } from './names.js';
+import { ApiError } from '../common/errors.js';
+import { parseLocationName, parseProjectName } from '../common/names.js';
 import { pageSize, type PageTokens } from './page-token.js';
 
 /** Regions in which Developer Connect is offered; every project sees the same list. */

@@ -1,16 +1,15 @@
 import type { DescMessage, DescMethod, Message, MessageShape } from '@bufbuild/protobuf';
-import { DeveloperConnect } from '../gen/google/cloud/developerconnect/v1/developer_connect_pb.js';
 import { Locations } from '../gen/google/cloud/location/locations_pb.js';
 import { IAMPolicy } from '../gen/google/iam/v1/iam_policy_pb.js';
 import { Operations } from '../gen/google/longrunning/operations_pb.js';
-import type { ConnectionsApi } from './connections.js';
 import type { CallContext } from './context.js';
 import { CLOUD_PLATFORM_SCOPE, type Authorizer, type Principal } from '../auth/principal.js';
-import { ApiError, Code } from './errors.js';
+import { ApiError, Code } from '../common/errors.js';
 import type { IamPolicyApi } from './iam-policy.js';
 import type { LocationsApi } from './locations.js';
 import type { OperationsApi } from './operations.js';
-import { andThen, type MaybePromise } from '../maybe-promise.js';
+import type { MethodEntry } from './standard-methods.js';
+import { andThen, type MaybePromise } from '../common/maybe-promise.js';
 
 type Implementation = (request: Message, context: CallContext) => MaybePromise<Message>;
 
@@ -26,12 +25,13 @@ export class MethodTable {
   private readonly entries = new Map<string, Entry>();
 
   constructor(
-    apis: { operations: OperationsApi; locations: LocationsApi; connections: ConnectionsApi; iamPolicy: IamPolicyApi },
+    apis: { operations: OperationsApi; locations: LocationsApi; iamPolicy: IamPolicyApi },
+    /** The methods of Developer Connect's resources (src/resources), standard and custom. */
+    resourceMethods: readonly MethodEntry[],
     private readonly authorizer: Authorizer,
   ) {
-    const { operations, locations, connections, iamPolicy } = apis;
+    const { operations, locations, iamPolicy } = apis;
     const name = (r: { name: string }) => r.name;
-    const parent = (r: { parent: string }) => r.parent;
     this.add(Operations.method.getOperation, 'developerconnect.operations.get', name, (r) => operations.getOperation(r));
     this.add(Operations.method.listOperations, 'developerconnect.operations.list', name, (r) => operations.listOperations(r));
     this.add(Operations.method.cancelOperation, 'developerconnect.operations.cancel', name, (r) => operations.cancelOperation(r));
@@ -39,10 +39,13 @@ export class MethodTable {
     this.add(Operations.method.waitOperation, 'developerconnect.operations.get', name, (r, c) => operations.waitOperation(r, c));
     this.add(Locations.method.getLocation, 'developerconnect.locations.get', name, (r) => locations.getLocation(r));
     this.add(Locations.method.listLocations, 'developerconnect.locations.list', name, (r) => locations.listLocations(r));
-    this.add(DeveloperConnect.method.createConnection, 'developerconnect.connections.create', parent, (r) => connections.createConnection(r));
-    this.add(DeveloperConnect.method.getConnection, 'developerconnect.connections.get', name, (r) => connections.getConnection(r));
-    this.add(DeveloperConnect.method.listConnections, 'developerconnect.connections.list', parent, (r) => connections.listConnections(r));
-    this.add(DeveloperConnect.method.deleteConnection, 'developerconnect.connections.delete', name, (r) => connections.deleteConnection(r));
+    for (const entry of resourceMethods) {
+      this.entries.set(entry.method.parent.typeName + '.' + entry.method.name, {
+        permission: entry.permission,
+        resourceOf: entry.resourceOf,
+        implementation: (request) => entry.run(request),
+      });
+    }
     const resource = (r: { resource: string }) => r.resource;
     this.add(IAMPolicy.method.getIamPolicy, 'resourcemanager.projects.getIamPolicy', resource, (r) => iamPolicy.getIamPolicy(r));
     this.add(IAMPolicy.method.setIamPolicy, 'resourcemanager.projects.setIamPolicy', resource, (r) => iamPolicy.setIamPolicy(r));

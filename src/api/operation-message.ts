@@ -7,12 +7,20 @@ import type { OperationRecord } from '../store/store.js';
 
 /**
  * The messages packed into the Anys of the operations made here: JSON encoders use them instead of
- * decoding the Anys' bytes again (see src/transport/operation-json.ts).
+ * decoding the Anys' bytes again (see src/transport/operation-json.ts). Keyed weakly by the Any,
+ * and by the bytes a handler encoded a response from (rememberEncoded), so the store's records
+ * stay plain bytes and nothing here outlives what refers to it.
  */
 const packed = new WeakMap<Any, Message>();
+const encoded = new WeakMap<Uint8Array, Message>();
 
 export function packedMessage(any: Any): Message | undefined {
   return packed.get(any);
+}
+
+/** Records that `bytes` encode `message`, so an Operation whose response is those bytes need not decode them. */
+export function rememberEncoded(bytes: Uint8Array, message: Message): void {
+  encoded.set(bytes, message);
 }
 
 /** A stored operation as `google.longrunning.Operation`, metadata packed as Developer Connect's OperationMetadata. */
@@ -30,8 +38,9 @@ export function toOperationMessage(record: OperationRecord): Operation {
   if (record.error) {
     result = { case: 'error', value: create(StatusSchema, { code: record.error.code, message: record.error.message }) };
   } else if (record.response) {
-    const { typeUrl, value, message } = record.response;
+    const { typeUrl, value } = record.response;
     const response = create(AnySchema, { typeUrl, value });
+    const message = encoded.get(value);
     if (message) packed.set(response, message);
     result = { case: 'response', value: response };
   }

@@ -11,22 +11,23 @@ import {
   type Operation,
   type WaitOperationRequest,
 } from '../gen/google/longrunning/operations_pb.js';
-import type { MaybePromise } from '../maybe-promise.js';
+import type { MaybePromise } from '../common/maybe-promise.js';
 import type { CallContext } from './context.js';
-import { ApiError, Code } from './errors.js';
-import { parseFilter, type FieldType } from './filter.js';
+import { ApiError, Code } from '../common/errors.js';
+import { parseFilter, renameFields, type FieldType } from './filter.js';
 import { DoneOperations } from './done-operations.js';
-import { parseLocationName, parseOperationName } from './names.js';
+import { parseLocationName, parseOperationName } from '../common/names.js';
 import { toOperationMessage } from './operation-message.js';
 import { pageSize, type PageTokens } from './page-token.js';
 
-/** Fields ListOperations can filter on (AIP-160). */
+/** Fields ListOperations can filter on (AIP-160), with their types and the store's names for them. */
 const FILTER_FIELDS: Record<string, FieldType> = {
   done: 'bool',
   'metadata.verb': 'string',
   'metadata.target': 'string',
   'error.code': 'int',
 };
+const STORE_FIELDS: Record<string, string> = { done: 'done', 'metadata.verb': 'verb', 'metadata.target': 'target', 'error.code': 'errorCode' };
 
 /** WaitOperation's default and maximum wait. */
 const MAX_WAIT_MS = 60_000;
@@ -57,7 +58,7 @@ export class OperationsApi {
   async listOperations(request: ListOperationsRequest): Promise<ListOperationsResponse> {
     parseLocationName(request.name);
     const size = pageSize(request.pageSize);
-    const filter = parseFilter(request.filter, FILTER_FIELDS);
+    const filter = renameFields(parseFilter(request.filter, FILTER_FIELDS), STORE_FIELDS);
     const query = `operations|${request.name}|${request.filter}`;
     const page = await this.engine.list({
       parent: request.name,

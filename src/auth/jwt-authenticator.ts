@@ -1,5 +1,5 @@
-import { ApiError, Code } from '../api/errors.js';
-import type { MaybePromise } from '../maybe-promise.js';
+import { ApiError, Code } from '../common/errors.js';
+import type { MaybePromise } from '../common/maybe-promise.js';
 import type { Store } from '../store/store.js';
 import type { JwtClaims } from './jwt-shape.js';
 import { audiencesOf, CLOCK_TOLERANCE_SECONDS, decodeUnverified, InvalidTokenError, requireShortLived, scopesOf, verifyJwt, type DecodedJwt } from './jwt-verify.js';

@@ -1,4 +1,4 @@
-import type { MaybePromise } from '../maybe-promise.js';
+import type { MaybePromise } from '../common/maybe-promise.js';
 
 /** Who is calling, as IAM sees it: a member string and the OAuth scopes of the credential. */
 export interface Principal {

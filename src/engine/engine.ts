@@ -3,7 +3,8 @@ import { LRUCache } from 'lru-cache';
 import type { Logger } from 'pino';
 import { Code } from '../gen/google/rpc/code_pb.js';
 import type { FilterExpr } from '../store/filter-expr.js';
-import { ResourceExistsError, type InsertOptions, type NewOperation, type OperationError, type OperationRecord, type Outcome, type Page, type RequestKey, type ResourceChange, type Store } from '../store/store.js';
+import { describePrecondition, PreconditionFailedError, type Precondition } from '../common/preconditions.js';
+import { type InsertOptions, type NewOperation, type OperationError, type OperationRecord, type Outcome, type Page, type RequestKey, type ResourceChange, type OperationStore } from '../store/store.js';
 import { OperationFailure, type HandlerResult, type OperationHandler } from './handler.js';
 import { Waiters } from './waiters.js';
 
@@ -26,8 +27,8 @@ export interface StartRequest {
   input: string;
   verb: string;
   target: string;
-  /** A resource that must not exist: checked in the transaction that commits the operation (ResourceExistsError). */
-  unlessExists?: string;
+  /** What must hold for the operation to start: checked in the transaction that commits it (PreconditionFailedError, nothing made). */
+  require?: Precondition[];
   /** AIP-155: a retry of the request that made an operation gets that operation back (see InsertOptions.request). */
   request?: RequestKey;
 }
@@ -52,7 +53,7 @@ export class Engine {
   private stopping = false;
 
   constructor(
-    private readonly store: Store,
+    private readonly store: OperationStore,
     private readonly log: Logger,
   ) {}
 
@@ -69,9 +70,9 @@ export class Engine {
    */
   async start(request: StartRequest): Promise<OperationRecord> {
     const handler = this.handler(request.kind);
-    const { unlessExists, request: requestId, ...fields } = request;
+    const { require, request: requestId, ...fields } = request;
     const op: NewOperation = { ...fields, name: `${request.parent}/operations/${newOperationId()}`, createTime: new Date() };
-    const options = { unlessExists, request: requestId };
+    const options = { require, request: requestId };
     const controller = new AbortController();
     const inserted = new Deferred();
     const settlement = this.run(op.name, handler, op.input, controller, false, inserted.promise);
@@ -99,18 +100,18 @@ export class Engine {
     return record;
   }
 
-  /** Commits an operation whose handler has already ended, done, in one transaction with its change. */
+  /**
+   * Commits an operation whose handler has already ended, done, in one transaction with its change.
+   * A precondition that fails fails the call, and no operation is made: nobody has seen it yet.
+   */
   private async insertFinished(op: NewOperation, options: InsertOptions, settlement: Ended): Promise<OperationRecord> {
     const endTime = new Date();
-    // When the unlessExists resource exists, the call fails and no operation is made.
-    const record = await commitOutcome(
-      settlement,
-      (outcome, change) => this.store.insertOperation(op, { ...options, finished: { outcome, endTime, change } }),
-      options.unlessExists,
-    );
+    const outcome = settlement.kind === 'error' ? { error: settlement.error } : { response: settlement.result.response };
+    const change = settlement.kind === 'result' ? settlement.result.change : undefined;
+    const record = await this.store.insertOperation(op, { ...options, finished: { outcome, endTime, change } });
     // A retry gets the first request's operation, as it is now.
     if (record.name !== op.name) return this.records.get(record.name) ?? record;
-    this.records.set(record.name, withoutMessage(record));
+    this.records.set(record.name, detached(record));
     return record;
   }
 
@@ -254,7 +255,16 @@ export class Engine {
 
   /** Commits how a tracked operation ended (nothing when the server is going away: it resumes at the next start). */
   private async settle(name: string, settlement: Settlement): Promise<void> {
-    if (settlement.kind !== 'stopped') await commitOutcome(settlement, (outcome, change) => this.finish(name, outcome, change));
+    if (settlement.kind === 'stopped') return;
+    if (settlement.kind === 'error') return this.finish(name, { error: settlement.error });
+    try {
+      await this.finish(name, { response: settlement.result.response }, settlement.result.change);
+    } catch (error) {
+      // The change's preconditions no longer hold (another writer got there first): the operation ends with that error.
+      if (!(error instanceof PreconditionFailedError)) throw error;
+      const { code, message } = describePrecondition(error.precondition);
+      await this.finish(name, { error: { code, message } });
+    }
   }
 
   private failureOf(error: unknown, signal: AbortSignal, name: string): OperationError {
@@ -270,7 +280,7 @@ export class Engine {
     const updated = await this.store.finishOperation(name, outcome, endTime, change);
     // Read after the commit: a cancel committed just before this finish is in the cached record by now.
     const cached = this.records.get(name);
-    if (updated && cached) this.records.set(name, withoutMessage({ ...cached, done: true, endTime, error: outcome.error, response: outcome.response }));
+    if (updated && cached) this.records.set(name, detached({ ...cached, done: true, endTime, error: outcome.error, response: outcome.response }));
     else this.records.delete(name);
     this.waiters.notify(name);
   }
@@ -286,27 +296,14 @@ function cancelledError(): OperationError {
 }
 
 /**
- * A record as the cache keeps it: without the decoded response message, which serves the one answer
- * that reports the outcome; kept for every cached operation it would cost far more than the bytes.
+ * A record as the cache keeps it: with its own copy of the response bytes. The API layer keys the
+ * decoded response message by the bytes it made (for the one answer that reports the outcome);
+ * kept alive for every cached operation, those messages would cost far more than the bytes.
  */
-function withoutMessage(record: OperationRecord): OperationRecord {
-  if (record.response?.message === undefined) return record;
+function detached(record: OperationRecord): OperationRecord {
+  if (!record.response) return record;
   const { typeUrl, value } = record.response;
-  return { ...record, response: { typeUrl, value } };
-}
-
-/**
- * Commits how a handler ended with `write`. A create change that meets an existing resource ends the
- * operation with ALREADY_EXISTS instead, unless that resource is `mustNotExist`: then the error stands.
- */
-async function commitOutcome<T>(settlement: Ended, write: (outcome: Outcome, change?: ResourceChange) => Promise<T>, mustNotExist?: string): Promise<T> {
-  if (settlement.kind === 'error') return write({ error: settlement.error });
-  try {
-    return await write({ response: settlement.result.response }, settlement.result.change);
-  } catch (error) {
-    if (!(error instanceof ResourceExistsError) || error.resourceName === mustNotExist) throw error;
-    return write({ error: { code: Code.ALREADY_EXISTS, message: `Resource '${error.resourceName}' already exists.` } });
-  }
+  return { ...record, response: { typeUrl, value: value.slice() } };
 }
 
 /** How a handler ended: its result, its failure as a google.rpc.Status, or stopped (the server is going away, or its operation was never created). */

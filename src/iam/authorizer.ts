@@ -1,6 +1,6 @@
-import { ApiError, Code } from '../api/errors.js';
+import { ApiError, Code } from '../common/errors.js';
 import type { Authorizer, Principal } from '../auth/principal.js';
-import type { MaybePromise } from '../maybe-promise.js';
+import type { MaybePromise } from '../common/maybe-promise.js';
 import { EtagMismatchError, type Store } from '../store/store.js';
 import { IamPolicies, ROOT_RESOURCE, type LoadedPolicy } from './policies.js';
 import { canonicalMember, etagOf, normalizePolicy } from './policy.js';

@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { parseProjectName } from '../api/names.js';
+import { parseProjectName } from '../common/names.js';
 import type { Store } from '../store/store.js';
 import { ROOT_RESOURCE } from './policies.js';
 import { etagOf, normalizeGroups, normalizePolicy, type Groups, type Policy } from './policy.js';

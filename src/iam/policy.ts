@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { ApiError } from '../api/errors.js';
+import { ApiError } from '../common/errors.js';
 import type { IamBinding } from '../store/store.js';
 import { permissionsOf } from './roles.js';
 

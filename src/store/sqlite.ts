@@ -1,4 +1,5 @@
 import { mkdirSync } from 'node:fs';
+import { PreconditionFailedError, type Precondition } from '../common/preconditions.js';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import type { FilterExpr } from './filter-expr.js';
@@ -9,7 +10,6 @@ import { SqliteServiceAccountKeys } from './sqlite-service-account-keys.js';
 import {
   EtagMismatchError,
   RequestIdReusedError,
-  ResourceExistsError,
   type InsertOptions,
   type NewOperation,
   type OperationRecord,
@@ -25,12 +25,12 @@ import {
   type Store,
 } from './store.js';
 
-/** Filter fields of ListOperations and the columns that hold them. */
+/** The filter fields of listOperations and the columns that hold them. */
 const OPERATION_FILTER_COLUMNS = {
   done: 'done',
-  'metadata.verb': 'verb',
-  'metadata.target': 'target',
-  'error.code': 'error_code',
+  verb: 'verb',
+  target: 'target',
+  errorCode: 'error_code',
 } as const;
 
 interface OperationRow {
@@ -58,6 +58,7 @@ interface ResourceRow {
   name: string;
   parent: string;
   collection: string;
+  etag: string | null;
   data: Buffer;
 }
 
@@ -99,7 +100,7 @@ function toOperation(row: OperationRow): OperationRecord {
 }
 
 function toResource(row: ResourceRow): ResourceRecord {
-  return { name: row.name, parent: row.parent, collection: row.collection, data: new Uint8Array(row.data) };
+  return { name: row.name, parent: row.parent, collection: row.collection, etag: row.etag ?? '', data: new Uint8Array(row.data) };
 }
 
 function page<R extends { seq: number }, T>(rows: R[], pageSize: number, map: (row: R) => T): Page<T> {
@@ -134,14 +135,14 @@ export class SqliteStore implements Store {
   private constructor(db: Database.Database) {
     this.db = db;
     // No savepoint per write: a write function either fails before it changes anything (a
-    // ResourceExistsError, EtagMismatchError or RequestIdReusedError, which fails only that write) or not at all; any
+    // PreconditionFailedError, EtagMismatchError or RequestIdReusedError, which fails only that write) or not at all; any
     // other error rolls back the whole group and fails every write in it.
     this.groupCommit = db.transaction((batch: PendingWrite[]) =>
       batch.map((item): Settled => {
         try {
           return { ok: true, value: item.work() };
         } catch (error) {
-          if (error instanceof ResourceExistsError || error instanceof EtagMismatchError || error instanceof RequestIdReusedError) return { ok: false, error };
+          if (error instanceof PreconditionFailedError || error instanceof EtagMismatchError || error instanceof RequestIdReusedError) return { ok: false, error };
           throw error;
         }
       }),
@@ -167,11 +168,16 @@ export class SqliteStore implements Store {
       ),
       deleteOperation: db.prepare('DELETE FROM operations WHERE name = ?'),
       getResource: db.prepare('SELECT * FROM resources WHERE name = ?'),
-      resourceExists: db.prepare('SELECT 1 FROM resources WHERE name = ?').pluck(),
-      insertResource: db.prepare(
-        'INSERT INTO resources (name, parent, collection, data) VALUES (@name, @parent, @collection, @data) ON CONFLICT (name) DO NOTHING',
+      resourceEtag: db.prepare('SELECT etag FROM resources WHERE name = ?'),
+      hasChildren: db.prepare('SELECT 1 FROM resources WHERE parent = ? LIMIT 1').pluck(),
+      // An update keeps the row (and its seq), so a listing keeps its order.
+      putResource: db.prepare(
+        `INSERT INTO resources (name, parent, collection, etag, data) VALUES (@name, @parent, @collection, @etag, @data)
+         ON CONFLICT (name) DO UPDATE SET parent = excluded.parent, collection = excluded.collection, etag = excluded.etag, data = excluded.data`,
       ),
       deleteResource: db.prepare('DELETE FROM resources WHERE name = ?'),
+      // The names below `name/`: from 'name/' up to, not including, 'name0' ('0' follows '/').
+      deleteDescendants: db.prepare("DELETE FROM resources WHERE name >= ? || '/' AND name < ? || '0'"),
       listResources: db.prepare(
         `SELECT * FROM resources WHERE parent = @parent AND collection = @collection AND seq > @after
          ORDER BY seq LIMIT @limit`,
@@ -195,12 +201,11 @@ export class SqliteStore implements Store {
   }
 
   insertOperation(op: NewOperation, options: InsertOptions = {}): Promise<OperationRecord> {
-    const { unlessExists, finished, request } = options;
+    const { require, finished, request } = options;
     return this.write(() => {
       const earlier = request && this.operationByRequest(request);
       if (earlier) return earlier;
-      // Inside the group's transaction this read takes no lock of its own, unlike one outside it.
-      if (unlessExists !== undefined && this.statements.resourceExists.get(unlessExists) !== undefined) throw new ResourceExistsError(unlessExists);
+      if (require) this.check(require);
       // The change is applied first: when it fails, nothing has been written.
       if (finished?.change) this.applyChange(finished.change);
       // One INSERT, finished or not: the record is what was written, so it is not read back.
@@ -286,13 +291,27 @@ export class SqliteStore implements Store {
     });
   }
 
-  /** Within a write: applies a resource change (ResourceExistsError before writing anything, for a create that meets an existing resource). */
+  /** Within a write: checks the change's preconditions (PreconditionFailedError before writing anything), then applies it. */
   private applyChange(change: ResourceChange): void {
-    if (change.kind === 'create') {
-      const inserted = this.statements.insertResource.run({ ...change.resource, data: bytes(change.resource.data) });
-      if (inserted.changes === 0) throw new ResourceExistsError(change.resource.name);
-    } else {
-      this.statements.deleteResource.run(change.name);
+    this.check(change.require);
+    if (change.delete) {
+      this.statements.deleteResource.run(change.delete.name);
+      if (change.delete.cascade) this.statements.deleteDescendants.run(change.delete.name, change.delete.name);
+    }
+    if (change.put) this.statements.putResource.run({ ...change.put, data: bytes(change.put.data) });
+  }
+
+  /** Within a write: every precondition holds, or PreconditionFailedError for the first that does not. Reads in the group's transaction take no lock of their own. */
+  private check(preconditions: readonly Precondition[]): void {
+    for (const p of preconditions) {
+      let holds: boolean;
+      if (p.kind === 'no-children') {
+        holds = this.statements.hasChildren.get(p.name) === undefined;
+      } else {
+        const row = this.statements.resourceEtag.get(p.name) as { etag: string | null } | undefined;
+        holds = p.kind === 'absent' ? row === undefined : p.kind === 'etag' ? row !== undefined && row.etag === p.etag : row !== undefined;
+      }
+      if (!holds) throw new PreconditionFailedError(p);
     }
   }
 

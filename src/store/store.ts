@@ -1,15 +1,10 @@
-import type { Message } from '@bufbuild/protobuf';
+import type { Precondition } from '../common/preconditions.js';
 import type { FilterExpr } from './filter-expr.js';
 
 /** A stored `google.protobuf.Any`: kept as type URL and bytes so the store needs no proto knowledge. */
 export interface StoredAny {
   typeUrl: string;
   value: Uint8Array;
-  /**
-   * The message `value` encodes, when the process that made it still has it: in memory only (stores
-   * neither write nor return it), so encoders need not decode `value` again.
-   */
-  message?: Message;
 }
 
 export interface OperationError {
@@ -39,18 +34,29 @@ export interface OperationRecord {
 
 export type NewOperation = Pick<OperationRecord, 'name' | 'parent' | 'kind' | 'input' | 'verb' | 'target' | 'createTime'>;
 
-/** A stored API resource (a Connection, …): its name, collection and the message as binary proto. */
+/** A stored API resource (a Connection, …): its name, parent, collection, etag and the message as binary proto. */
 export interface ResourceRecord {
   name: string;
+  /** The resource it belongs to (`projects/p/locations/l`, or a connection for its links). */
   parent: string;
   collection: string;
+  /** Compared by `etag` preconditions; the API layer makes a new one on every write. */
+  etag: string;
   data: Uint8Array;
 }
 
-/** A change to resources, applied in the same transaction that finishes an operation. */
-export type ResourceChange =
-  | { kind: 'create'; resource: ResourceRecord }
-  | { kind: 'delete'; name: string };
+/**
+ * A change to resources, committed in the same transaction as an operation's outcome. Every
+ * precondition in `require` is checked first, in that transaction; when one fails the store throws
+ * PreconditionFailedError and writes nothing of the change or the outcome.
+ */
+export interface ResourceChange {
+  require: Precondition[];
+  /** Written whole, replacing any resource of that name. */
+  put?: ResourceRecord;
+  /** Removed; with `cascade`, every resource below it too (AIP-135 `force`). Removing what is gone is no error. */
+  delete?: { name: string; cascade: boolean };
+}
 
 export interface Outcome {
   error?: OperationError;
@@ -82,25 +88,13 @@ export interface InsertOptions {
    * fingerprint differs (another request with the same id).
    */
   request?: RequestKey;
-  /** A resource that must not exist: checked first, in the same transaction (ResourceExistsError, nothing written). */
-  unlessExists?: string;
+  /** Checked next, in the same transaction (PreconditionFailedError, nothing written): what the call needs to start at all. */
+  require?: Precondition[];
   /**
    * The work is already over: the operation is committed done with this outcome, and its change
-   * applied, in the same transaction (a `create` change that meets an existing resource is a
-   * ResourceExistsError, nothing written).
+   * applied (its own preconditions checked), in the same transaction.
    */
   finished?: { outcome: Outcome; endTime: Date; change?: ResourceChange };
-}
-
-/**
- * Thrown by `finishOperation` when a `create` change meets an existing resource, and by
- * `insertOperation` when its `unlessExists` resource exists; nothing was written.
- */
-export class ResourceExistsError extends Error {
-  constructor(readonly resourceName: string) {
-    super(`resource ${resourceName} already exists`);
-    this.name = 'ResourceExistsError';
-  }
 }
 
 /** Keyset page request: `after` is the cursor returned with the previous page (opaque to callers). */
@@ -158,12 +152,8 @@ export class EtagMismatchError extends Error {
   }
 }
 
-/**
- * The durable state of the emulator. Every method commits before it resolves: a resolved write
- * survives a crash of the process. Backends: sqlite.ts (embedded default); more implement this
- * same interface and pass the same contract suite (test/store/contract.ts).
- */
-export interface Store {
+/** Long-running operations: the engine's state. */
+export interface OperationStore {
   /**
    * Commits a new operation: running, unless `options.finished` says how it ended. Resolves with
    * the committed record: another operation's when `options.request` names a retry.
@@ -172,7 +162,7 @@ export interface Store {
   getOperation(name: string): Promise<OperationRecord | undefined>;
   /** The operation made by the request with this key (AIP-155); RequestIdReusedError when its fingerprint differs. */
   getOperationByRequest(request: RequestKey): Promise<OperationRecord | undefined>;
-  /** Newest first. `filter` fields: done, metadata.verb, metadata.target, error.code. */
+  /** Newest first. `filter` fields: done (bool), verb, target (strings), errorCode (int). */
   listOperations(query: PageQuery & { filter?: FilterExpr }): Promise<Page<OperationRecord>>;
   /** Operations not yet done, oldest first: what a restarted server must resume or fail. */
   listUnfinishedOperations(): Promise<OperationRecord[]>;
@@ -180,17 +170,24 @@ export interface Store {
   requestCancel(name: string): Promise<OperationRecord | undefined>;
   setStatusMessage(name: string, message: string): Promise<void>;
   /**
-   * Marks the operation done with its outcome and applies `change`, atomically. A finished or
-   * deleted operation is left as it is, but `change` is still applied (deleting an operation
-   * does not stop its work). Returns whether the operation record was updated.
+   * Marks the operation done with its outcome and applies `change`, atomically (a failed
+   * precondition throws and writes neither). A finished or deleted operation is left as it is,
+   * but `change` is still applied (deleting an operation does not stop its work). Returns whether
+   * the operation record was updated.
    */
   finishOperation(name: string, outcome: Outcome, endTime: Date, change?: ResourceChange): Promise<boolean>;
   deleteOperation(name: string): Promise<boolean>;
+}
 
+/** API resources, read here and written only through operations' changes (OperationStore). */
+export interface ResourceStore {
   getResource(name: string): Promise<ResourceRecord | undefined>;
   /** Oldest first, as AIP-132 lists without order_by usually do. */
   listResources(query: PageQuery & { collection: string }): Promise<Page<ResourceRecord>>;
+}
 
+/** The public halves of service-account keys. */
+export interface KeyStore {
   createServiceAccountKey(key: NewServiceAccountKey): Promise<ServiceAccountKeyRecord>;
   /** The key, also when deleted (with `deleteTime`), so callers can say why a token is refused. */
   getServiceAccountKey(keyId: string): Promise<ServiceAccountKeyRecord | undefined>;
@@ -198,7 +195,10 @@ export interface Store {
   listServiceAccountKeys(email?: string): Promise<ServiceAccountKeyRecord[]>;
   /** Marks the key deleted; returns false when there is no such key or it was already deleted. */
   deleteServiceAccountKey(keyId: string, deleteTime: Date): Promise<boolean>;
+}
 
+/** IAM allow policies and groups. */
+export interface IamStore {
   getIamPolicy(resource: string): Promise<IamPolicyRecord | undefined>;
   /**
    * Writes the policy of `policy.resource`, compare-and-set on the etag: `expectedEtag` a string
@@ -210,6 +210,14 @@ export interface Store {
   getIamGroups(): Promise<Record<string, string[]>>;
   /** Replaces every group with `groups`. */
   setIamGroups(groups: Record<string, string[]>): Promise<void>;
+}
 
+/**
+ * The durable state of the emulator, as one backend provides it. Every method commits before it
+ * resolves: a resolved write survives a crash of the process. Each part of the server takes only
+ * the interface it needs. Backends: sqlite.ts (embedded default); more implement the same
+ * interfaces and pass the same contract suite (test/store/contract.ts).
+ */
+export interface Store extends OperationStore, ResourceStore, KeyStore, IamStore {
   close(): Promise<void>;
 }

@@ -1,14 +1,14 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { toJson, type DescMessage, type DescService, type JsonObject, type Message } from '@bufbuild/protobuf';
 import type { Logger } from 'pino';
-import { ApiError, Code } from '../api/errors.js';
+import { ApiError, Code } from '../common/errors.js';
 import type { MethodTable } from '../api/methods.js';
 import type { CallContext } from '../api/context.js';
 import type { Authenticator, Principal } from '../auth/principal.js';
 import { OperationSchema, type Operation } from '../gen/google/longrunning/operations_pb.js';
 import { StatusSchema } from '../gen/google/rpc/status_pb.js';
 import { registry } from '../proto/registry.js';
-import { andThen, type MaybePromise } from '../maybe-promise.js';
+import { andThen, type MaybePromise } from '../common/maybe-promise.js';
 import { httpRoutes } from './http-rules.js';
 import { operationToJson } from './operation-json.js';
 import { RouteTable, type RouteMatch } from './route-table.js';

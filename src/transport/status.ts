@@ -2,8 +2,8 @@ import { randomBytes } from 'node:crypto';
 import { create } from '@bufbuild/protobuf';
 import { anyPack, type Any } from '@bufbuild/protobuf/wkt';
 import type { Logger } from 'pino';
-import { ApiError, Code, ERROR_DOMAIN } from '../api/errors.js';
-import { ErrorInfoSchema } from '../gen/google/rpc/error_details_pb.js';
+import { ApiError, Code, ERROR_DOMAIN } from '../common/errors.js';
+import { BadRequest_FieldViolationSchema, BadRequestSchema, ErrorInfoSchema } from '../gen/google/rpc/error_details_pb.js';
 import { StatusSchema, type Status } from '../gen/google/rpc/status_pb.js';
 
 /** google.rpc.Code → HTTP status, as in google/rpc/code.proto and AIP-193. */
@@ -49,6 +49,10 @@ export function toStatus(error: unknown, log: Logger): Status {
           }),
         ),
       );
+    }
+    if (error.fieldViolations?.length) {
+      const fieldViolations = error.fieldViolations.map((v) => create(BadRequest_FieldViolationSchema, v));
+      details.push(anyPack(BadRequestSchema, create(BadRequestSchema, { fieldViolations })));
     }
     return create(StatusSchema, { code: error.code, message: error.message, details });
   }

@@ -1,5 +1,5 @@
 import { create, fromJson, ScalarType, type DescField, type DescMessage, type JsonObject, type JsonValue, type Message } from '@bufbuild/protobuf';
-import { ApiError } from '../api/errors.js';
+import { ApiError } from '../common/errors.js';
 import { registry } from '../proto/registry.js';
 import type { HttpRoute } from './http-rules.js';
 

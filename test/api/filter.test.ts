@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 
-import { ApiError, Code } from '../../src/api/errors.js';
+import { ApiError, Code } from '../../src/common/errors.js';
 import { parseFilter, type FieldType, type FilterExpr } from '../../src/api/filter.js';
 
 const FIELDS: Record<string, FieldType> = {

@@ -3,7 +3,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { exportJWK, generateKeyPair, SignJWT, type CryptoKey } from 'jose';
-import { ApiError, Code } from '../../src/api/errors.js';
+import { ApiError, Code } from '../../src/common/errors.js';
 import { DEFAULT_AUDIENCE, JwtAuthenticator } from '../../src/auth/jwt-authenticator.js';
 import type { ServiceAccountKeyFile } from '../../src/auth/service-account-keys.js';
 import { SERVER_TOKEN_ISSUER } from '../../src/auth/signing-key.js';

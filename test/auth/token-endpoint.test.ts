@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { decodeJwt } from 'jose';
-import { ApiError, Code } from '../../src/api/errors.js';
+import { ApiError, Code } from '../../src/common/errors.js';
 import { JwtAuthenticator } from '../../src/auth/jwt-authenticator.js';
 import type { ServiceAccountKeyFile } from '../../src/auth/service-account-keys.js';
 import { JWT_BEARER_GRANT, TokenEndpoint, type TokenEndpointResponse } from '../../src/auth/token-endpoint.js';

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { afterEach, describe, it } from 'node:test';
-import { ApiError, Code } from '../../src/api/errors.js';
+import { ApiError, Code } from '../../src/common/errors.js';
 import { CLOUD_PLATFORM_SCOPE, type Principal } from '../../src/auth/principal.js';
 import { bootstrapOwner, IamAuthorizer } from '../../src/iam/authorizer.js';
 import { IamPolicies, ROOT_RESOURCE } from '../../src/iam/policies.js';

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { ApiError, Code } from '../../src/api/errors.js';
+import { ApiError, Code } from '../../src/common/errors.js';
 import { EMPTY_POLICY, etagOf, normalizePolicy } from '../../src/iam/policy.js';
 import { ROLES } from '../../src/iam/roles.js';
 

@@ -13,6 +13,8 @@ interface Timestamp {
 interface Connection {
   name: string;
   uid: string;
+  etag: string;
+  labels: Record<string, string>;
   createTime?: Timestamp | null;
 }
 interface OperationMetadata {
@@ -258,11 +260,27 @@ for (const transport of ['grpc', 'rest'] as const) {
       });
     }
 
-    test('methods not built yet answer UNIMPLEMENTED', async () => {
-      const parent = `${parentOf(`${transport}-unimplemented`)}/connections/c`;
-      await assertRpcError(transport, onFast.call('listGitRepositoryLinks', { parent }), UNIMPLEMENTED);
-      const link = { parent, gitRepositoryLinkId: 'repo', gitRepositoryLink: { cloneUri: 'https://github.com/o/r.git' } };
-      await assertRpcError(transport, onFast.call('createGitRepositoryLink', link), UNIMPLEMENTED);
+    test('UpdateConnection and GitRepositoryLinks through operation.promise(); a method not built yet answers UNIMPLEMENTED', async () => {
+      const project = `${transport}-links`;
+      const [made] = (await (await startCreate(onFast, project, 'c')).promise()) as [Connection];
+      const update = (await onFast.call('updateConnection', {
+        connection: { name: made.name, labels: { env: 'prod' } },
+        updateMask: { paths: ['labels'] },
+      })) as gax.Operation;
+      const [updated] = (await update.promise()) as [Connection];
+      assert.deepEqual({ ...updated.labels }, { env: 'prod' });
+      assert.notEqual(updated.etag, made.etag);
+
+      const link = { parent: made.name, gitRepositoryLinkId: 'repo', gitRepositoryLink: { cloneUri: 'https://github.com/o/r.git' } };
+      const [created] = (await ((await onFast.call('createGitRepositoryLink', link)) as gax.Operation).promise()) as [{ name: string; cloneUri: string }];
+      assert.equal(created.name, `${made.name}/gitRepositoryLinks/repo`);
+      assert.equal(created.cloneUri, 'https://github.com/o/r.git');
+      const listed = (await onFast.call('listGitRepositoryLinks', { parent: made.name })) as { gitRepositoryLinks: { name: string }[] };
+      assert.deepEqual(listed.gitRepositoryLinks.map((l) => l.name), [created.name]);
+      const duplicate = { code: gax.Status.ALREADY_EXISTS, http: 409, status: 'ALREADY_EXISTS', reason: 'RESOURCE_ALREADY_EXISTS' };
+      await assertRpcError(transport, onFast.call('createGitRepositoryLink', link), duplicate, created.name);
+
+      await assertRpcError(transport, onFast.call('listAccountConnectors', { parent: parentOf(project) }), UNIMPLEMENTED);
     });
   });
 }

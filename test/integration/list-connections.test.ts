@@ -46,7 +46,7 @@ describe('ListConnections over REST: filter (AIP-160) and order_by (AIP-132)', (
     assert.deepEqual((await listAll(server, q('labels.env = prod AND labels.team = b'))).ids, ['delta']);
     assert.deepEqual((await listAll(server, q('labels.env != prod'))).ids, ['alpha', 'bravo'], 'a missing label is not prod');
     assert.deepEqual((await listAll(server, q('NOT labels.env = prod OR disabled = true'))).ids, ['alpha', 'echo', 'bravo']);
-    assert.deepEqual((await listAll(server, q(`name = "${PARENT}/connections/*"  AND installation_state.stage = COMPLETE`))).ids.length, 5);
+    assert.deepEqual((await listAll(server, q(`name = "${PARENT}/connections/*"  AND installation_state.stage = PENDING_USER_OAUTH`))).ids.length, 5, 'a GitHub connection without credential waits for OAuth');
     assert.deepEqual((await listAll(server, q(`name = ${PARENT}/connections/b*`))).ids, ['bravo']);
     assert.deepEqual((await listAll(server, q('labels.nothing = x'))).ids, []);
   });

@@ -4,16 +4,17 @@
  */
 import assert from 'node:assert/strict';
 import { afterEach, describe, it } from 'node:test';
-import { parseFilter, type FieldType } from '../../src/api/filter.js';
+import { parseFilter, renameFields, type FieldType } from '../../src/api/filter.js';
+import { PreconditionFailedError, type Precondition } from '../../src/common/preconditions.js';
 import {
   RequestIdReusedError,
-  ResourceExistsError,
   EtagMismatchError,
   type IamPolicyRecord,
   type NewOperation,
   type OperationRecord,
   type Page,
   type NewServiceAccountKey,
+  type ResourceChange,
   type ResourceRecord,
   type Store,
 } from '../../src/store/store.js';
@@ -26,6 +27,9 @@ export interface ContractOptions {
 const P = 'projects/p/locations/us-central1';
 const Q = 'projects/q/locations/europe-west1';
 const FIELDS: Record<string, FieldType> = { done: 'bool', 'metadata.verb': 'string', 'metadata.target': 'string', 'error.code': 'int' };
+/** The store's names of those fields (the API renames them before it asks). */
+const STORE_FIELDS = { done: 'done', 'metadata.verb': 'verb', 'metadata.target': 'target', 'error.code': 'errorCode' };
+const storeFilter = (text: string) => renameFields(parseFilter(text, FIELDS), STORE_FIELDS);
 const T0 = Date.UTC(2025, 0, 2, 3, 4, 5, 678);
 const RESPONSE = { typeUrl: 'type.googleapis.com/google.cloud.developerconnect.v1.Connection', value: new Uint8Array([0, 1, 127, 128, 255]) };
 
@@ -45,7 +49,21 @@ function newOp(fields: Partial<NewOperation> = {}): NewOperation {
 }
 
 function resource(parent: string, id: string, collection = 'connections'): ResourceRecord {
-  return { name: `${parent}/${collection}/${id}`, parent, collection, data: new Uint8Array([id.length, 0, 255, ...Buffer.from(id)]) };
+  return { name: `${parent}/${collection}/${id}`, parent, collection, etag: `etag-${id}`, data: new Uint8Array([id.length, 0, 255, ...Buffer.from(id)]) };
+}
+
+/** The change of a create: the resource must not exist yet. */
+function creating(record: ResourceRecord): ResourceChange {
+  return { require: [{ kind: 'absent', name: record.name }], put: record };
+}
+
+function deleting(name: string, require: Precondition[] = [], cascade = false): ResourceChange {
+  return { require, delete: { name, cascade } };
+}
+
+/** A PreconditionFailedError for this kind of precondition on this name. */
+function preconditionFailed(kind: Precondition['kind'], name: string): (error: unknown) => boolean {
+  return (error: unknown) => error instanceof PreconditionFailedError && error.precondition.kind === kind && error.precondition.name === name;
 }
 
 /** Inserts `count` operations, oldest first. */
@@ -58,7 +76,7 @@ async function insertMany(store: Store, count: number, fields: Partial<NewOperat
 /** Resources exist only through finished operations: this is how a backend gets one. */
 async function addResource(store: Store, record: ResourceRecord): Promise<void> {
   const op = await store.insertOperation(newOp({ parent: record.parent }));
-  assert.equal(await store.finishOperation(op.name, { response: RESPONSE }, new Date(T0), { kind: 'create', resource: record }), true);
+  assert.equal(await store.finishOperation(op.name, { response: RESPONSE }, new Date(T0), creating(record)), true);
 }
 
 /** Follows `next` cursors to the end; `between` runs after each page (to change the data under the cursor). */
@@ -174,7 +192,7 @@ export function storeContract(name: string, open: () => Promise<Store>, options:
       await store.insertOperation(newOp({ parent: Q, verb: 'delete', target: `${P}/connections/alpha` }));
 
       const list = async (filter: string): Promise<string[]> => {
-        const expr = parseFilter(filter, FIELDS);
+        const expr = storeFilter(filter);
         assert.ok(expr, filter);
         return names((await store.listOperations({ parent: P, pageSize: 100, filter: expr })).items);
       };
@@ -195,7 +213,7 @@ export function storeContract(name: string, open: () => Promise<Store>, options:
       ];
       for (const [filter, expected] of cases) assert.deepEqual(await list(filter), names(expected), filter);
 
-      const doneExpr = parseFilter('done = true', FIELDS);
+      const doneExpr = storeFilter('done = true');
       const paged = await pages((after) => store.listOperations({ parent: P, pageSize: 1, after, filter: doneExpr }), 1);
       assert.deepEqual(names(paged.flat()), names([cancelled, failed, ok]));
     });
@@ -226,13 +244,13 @@ export function storeContract(name: string, open: () => Promise<Store>, options:
       const store = await fresh();
       const op = await store.insertOperation(newOp());
       const created = resource(P, 'created');
-      assert.equal(await store.finishOperation(op.name, { response: RESPONSE }, new Date(T0), { kind: 'create', resource: created }), true);
+      assert.equal(await store.finishOperation(op.name, { response: RESPONSE }, new Date(T0), creating(created)), true);
       assert.deepEqual(await store.getResource(created.name), created);
       assert.equal((await store.getOperation(op.name))?.done, true);
       assert.equal(await store.getResource(`${P}/connections/missing`), undefined);
     });
 
-    it('a create change that meets an existing resource throws ResourceExistsError and writes nothing', async () => {
+    it('a create change that meets an existing resource throws PreconditionFailedError (absent) and writes nothing', async () => {
       const store = await fresh();
       const original = resource(P, 'taken');
       await addResource(store, original);
@@ -240,8 +258,8 @@ export function storeContract(name: string, open: () => Promise<Store>, options:
       await store.setStatusMessage(op.name, 'working');
       const clash = { ...original, data: new Uint8Array([9, 9, 9]) };
       await assert.rejects(
-        store.finishOperation(op.name, { response: RESPONSE }, new Date(T0), { kind: 'create', resource: clash }),
-        (error: unknown) => error instanceof ResourceExistsError && error.resourceName === original.name,
+        store.finishOperation(op.name, { response: RESPONSE }, new Date(T0), creating(clash)),
+        preconditionFailed('absent', original.name),
       );
       const after = await store.getOperation(op.name);
       assert.deepEqual(defined(after), defined({ ...op, statusMessage: 'working' }), 'the operation stays running, without outcome');
@@ -252,7 +270,7 @@ export function storeContract(name: string, open: () => Promise<Store>, options:
       assert.equal((await store.getOperation(op.name))?.error?.code, 6);
     });
 
-    it('insertOperation with unlessExists commits nothing when that resource exists, even in a group with other writes', async () => {
+    it('insertOperation whose precondition fails commits nothing when that resource exists, even in a group with other writes', async () => {
       const store = await fresh();
       const taken = resource(P, 'taken');
       await addResource(store, taken);
@@ -260,8 +278,8 @@ export function storeContract(name: string, open: () => Promise<Store>, options:
       const clash = newOp({ target: taken.name });
       const free = newOp({ target: `${P}/connections/free` });
       // Issued together, so a batching backend commits them in one group.
-      const [refused, accepted] = await Promise.allSettled([store.insertOperation(clash, { unlessExists: taken.name }), store.insertOperation(free, { unlessExists: free.target })]);
-      assert.ok(refused.status === 'rejected' && refused.reason instanceof ResourceExistsError && refused.reason.resourceName === taken.name);
+      const [refused, accepted] = await Promise.allSettled([store.insertOperation(clash, { require: [{ kind: 'absent', name: taken.name }] }), store.insertOperation(free, { require: [{ kind: 'absent', name: free.target }] })]);
+      assert.ok(refused.status === 'rejected' && preconditionFailed('absent', taken.name)(refused.reason));
       assert.equal(accepted.status, 'fulfilled');
       assert.equal(await store.getOperation(clash.name), undefined, 'the refused operation was not written');
       assert.equal((await store.getOperation(free.name))?.name, free.name);
@@ -273,7 +291,7 @@ export function storeContract(name: string, open: () => Promise<Store>, options:
       const end = new Date(T0 + 5_000);
       const made = resource(P, 'made');
       const op = newOp({ target: made.name });
-      const record = await store.insertOperation(op, { unlessExists: made.name, finished: { outcome: { response: RESPONSE }, endTime: end, change: { kind: 'create', resource: made } } });
+      const record = await store.insertOperation(op, { require: [{ kind: 'absent', name: made.name }], finished: { outcome: { response: RESPONSE }, endTime: end, change: creating(made) } });
       const done: OperationRecord = { ...op, statusMessage: '', requestedCancellation: false, done: true, endTime: end, response: RESPONSE };
       assert.deepEqual(defined(record), done);
       assert.deepEqual(defined(await store.getOperation(op.name)), done);
@@ -283,8 +301,8 @@ export function storeContract(name: string, open: () => Promise<Store>, options:
       const clash = newOp({ target: made.name });
       const changed = { ...made, data: new Uint8Array([1]) };
       await assert.rejects(
-        store.insertOperation(clash, { finished: { outcome: { response: RESPONSE }, endTime: end, change: { kind: 'create', resource: changed } } }),
-        (error: unknown) => error instanceof ResourceExistsError && error.resourceName === made.name,
+        store.insertOperation(clash, { finished: { outcome: { response: RESPONSE }, endTime: end, change: creating(changed) } }),
+        preconditionFailed('absent', made.name),
       );
       assert.equal(await store.getOperation(clash.name), undefined, 'no operation was written');
       assert.deepEqual(await store.getResource(made.name), made, 'the resource is untouched');
@@ -301,7 +319,7 @@ export function storeContract(name: string, open: () => Promise<Store>, options:
       const first = await store.insertOperation(newOp(), { request });
       const made = resource(P, 'once');
       const retry = newOp({ target: made.name });
-      const again = await store.insertOperation(retry, { request, unlessExists: made.name, finished: { outcome: { response: RESPONSE }, endTime: new Date(T0), change: { kind: 'create', resource: made } } });
+      const again = await store.insertOperation(retry, { request, require: [{ kind: 'absent', name: made.name }], finished: { outcome: { response: RESPONSE }, endTime: new Date(T0), change: creating(made) } });
       assert.equal(again.name, first.name, 'the retry gets the first operation');
       assert.equal(again.done, false);
       assert.equal(await store.getOperation(retry.name), undefined, 'nothing else was written');
@@ -322,10 +340,10 @@ export function storeContract(name: string, open: () => Promise<Store>, options:
       await addResource(store, doomed);
       await addResource(store, kept);
       const [del, again] = await insertMany(store, 2, { verb: 'delete' });
-      assert.equal(await store.finishOperation(del!.name, { response: RESPONSE }, new Date(T0), { kind: 'delete', name: doomed.name }), true);
+      assert.equal(await store.finishOperation(del!.name, { response: RESPONSE }, new Date(T0), deleting(doomed.name)), true);
       assert.equal(await store.getResource(doomed.name), undefined);
       assert.deepEqual(await store.getResource(kept.name), kept);
-      assert.equal(await store.finishOperation(again!.name, { response: RESPONSE }, new Date(T0), { kind: 'delete', name: doomed.name }), true);
+      assert.equal(await store.finishOperation(again!.name, { response: RESPONSE }, new Date(T0), deleting(doomed.name)), true);
       assert.equal((await store.getOperation(again!.name))?.done, true);
     });
 
@@ -336,17 +354,17 @@ export function storeContract(name: string, open: () => Promise<Store>, options:
       await store.finishOperation(done!.name, { response: RESPONSE }, firstEnd);
       const before = await store.getOperation(done!.name);
       const late = resource(P, 'late');
-      assert.equal(await store.finishOperation(done!.name, { error: { code: 13, message: 'x' } }, new Date(T0 + 2), { kind: 'create', resource: late }), false);
+      assert.equal(await store.finishOperation(done!.name, { error: { code: 13, message: 'x' } }, new Date(T0 + 2), creating(late)), false);
       assert.deepEqual(await store.getOperation(done!.name), before, 'the first outcome stands');
       assert.deepEqual(await store.getResource(late.name), late);
 
       assert.equal(await store.deleteOperation(deleted!.name), true);
       assert.equal(await store.deleteOperation(deleted!.name), false);
       const orphan = resource(P, 'orphan');
-      assert.equal(await store.finishOperation(deleted!.name, { response: RESPONSE }, new Date(T0), { kind: 'create', resource: orphan }), false);
+      assert.equal(await store.finishOperation(deleted!.name, { response: RESPONSE }, new Date(T0), creating(orphan)), false);
       assert.equal(await store.getOperation(deleted!.name), undefined, 'a deleted operation is not brought back');
       assert.deepEqual(await store.getResource(orphan.name), orphan);
-      assert.equal(await store.finishOperation(deleted!.name, { response: RESPONSE }, new Date(T0), { kind: 'delete', name: orphan.name }), false);
+      assert.equal(await store.finishOperation(deleted!.name, { response: RESPONSE }, new Date(T0), deleting(orphan.name)), false);
       assert.equal(await store.getResource(orphan.name), undefined);
       await store.setStatusMessage(deleted!.name, 'still working');
     });
@@ -376,7 +394,7 @@ export function storeContract(name: string, open: () => Promise<Store>, options:
           if (index === 0) {
             // Delete the cursor's own resource and one not yet listed; add one that must come last.
             for (const name of [mine[1]!.name, mine[3]!.name]) {
-              await store.finishOperation((await store.insertOperation(newOp())).name, { response: RESPONSE }, new Date(T0), { kind: 'delete', name });
+              await store.finishOperation((await store.insertOperation(newOp())).name, { response: RESPONSE }, new Date(T0), deleting(name));
             }
             added.push(resource(P, 'c6'));
             await addResource(store, added[0]!);
@@ -396,12 +414,12 @@ export function storeContract(name: string, open: () => Promise<Store>, options:
       await insertMany(store, 1, { parent: Q });
       await store.setStatusMessage(running!.name, 'step 2 of 3');
       await store.requestCancel(cancelling!.name);
-      await store.finishOperation(ok!.name, { response: RESPONSE }, new Date(T0 + 5), { kind: 'create', resource: resource(P, 'kept') });
+      await store.finishOperation(ok!.name, { response: RESPONSE }, new Date(T0 + 5), creating(resource(P, 'kept')));
       await store.finishOperation(failed!.name, { error: { code: 9, message: 'precondition ✗' } }, new Date(T0 + 6));
       await store.deleteOperation(gone!.name);
       await addResource(store, resource(P, 'removed'));
       await addResource(store, resource(Q, 'other'));
-      await store.finishOperation(gone!.name, { response: RESPONSE }, new Date(T0), { kind: 'delete', name: `${P}/connections/removed` });
+      await store.finishOperation(gone!.name, { response: RESPONSE }, new Date(T0), deleting(`${P}/connections/removed`));
 
       const snapshot = async (s: Store) => ({
         p: await s.listOperations({ parent: P, pageSize: 100 }),

@@ -43,13 +43,15 @@ export const CLIENT_CONFIG: gax.ClientConfig = {
       methods: {
         GetConnection: { timeout_millis: 60000, retry_codes_name: 'unavailable', retry_params_name: 'unavailable' },
         CreateConnection: { timeout_millis: 60000, retry_codes_name: 'unavailable', retry_params_name: 'unavailable' },
+        UpdateConnection: { timeout_millis: 60000, retry_codes_name: 'unavailable', retry_params_name: 'unavailable' },
         CreateGitRepositoryLink: { timeout_millis: 60000, retry_codes_name: 'unavailable', retry_params_name: 'unavailable' },
         ListGitRepositoryLinks: { retry_codes_name: 'non_idempotent', retry_params_name: 'default' },
+        ListAccountConnectors: { retry_codes_name: 'non_idempotent', retry_params_name: 'default' },
       },
     },
   },
 };
-const METHODS = ['getConnection', 'createConnection', 'createGitRepositoryLink', 'listGitRepositoryLinks'] as const;
+const METHODS = ['getConnection', 'createConnection', 'updateConnection', 'createGitRepositoryLink', 'listGitRepositoryLinks', 'listAccountConnectors'] as const;
 export type MethodName = (typeof METHODS)[number];
 
 export type Transport = 'grpc' | 'rest';
@@ -113,6 +115,7 @@ export async function developerConnectClients(transport: Transport, port: number
     new gax.LongrunningDescriptor(operationsClient, response.decode.bind(response), metadata.decode.bind(metadata));
   const descriptors: Partial<Record<MethodName, gax.LongrunningDescriptor>> = {
     createConnection: lroDescriptor(connection),
+    updateConnection: lroDescriptor(connection),
     createGitRepositoryLink: lroDescriptor(gitRepositoryLink),
   };
   const apiCalls = Object.fromEntries(
@@ -128,7 +131,9 @@ export async function developerConnectClients(transport: Transport, port: number
     operationsClient,
     call: async (method, request) => {
       // The routing header every generated method sends (x-goog-request-params).
-      const params: Record<string, string> = request.name !== undefined ? { name: request.name } : { parent: request.parent ?? '' };
+      const resource = (request.connection as { name?: string } | undefined)?.name;
+      const params: Record<string, string> =
+        request.name !== undefined ? { name: request.name } : resource !== undefined ? { 'connection.name': resource } : { parent: request.parent ?? '' };
       const headers = { 'x-goog-request-params': gax.routingHeader.fromParams(params) };
       const [response] = await (apiCalls[method](request, { otherArgs: { headers } }) as Promise<unknown[]>);
       return response;

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { create, toBinary, toJson } from '@bufbuild/protobuf';
 import { anyPack, EmptySchema, timestampFromDate } from '@bufbuild/protobuf/wkt';
-import { toOperationMessage } from '../../src/api/operation-message.js';
+import { rememberEncoded, toOperationMessage } from '../../src/api/operation-message.js';
 import { ConnectionSchema, InstallationState_Stage } from '../../src/gen/google/cloud/developerconnect/v1/developer_connect_pb.js';
 import { OperationSchema } from '../../src/gen/google/longrunning/operations_pb.js';
 import { registry } from '../../src/proto/registry.js';
@@ -32,13 +32,16 @@ const running: OperationRecord = {
 };
 const endTime = new Date(Date.UTC(2026, 10, 25, 12, 0, 1, 5));
 const bytes = toBinary(ConnectionSchema, connection);
+const remembered = toBinary(ConnectionSchema, connection);
+rememberEncoded(remembered, connection);
 const empty = anyPack(EmptySchema, create(EmptySchema));
+rememberEncoded(empty.value, create(EmptySchema));
 
 const records: Record<string, OperationRecord> = {
   running,
-  'done, the response message at hand': { ...running, done: true, endTime, response: { typeUrl: 'type.googleapis.com/google.cloud.developerconnect.v1.Connection', value: bytes, message: connection } },
+  'done, the response message at hand': { ...running, done: true, endTime, response: { typeUrl: 'type.googleapis.com/google.cloud.developerconnect.v1.Connection', value: remembered } },
   'done, the response only as bytes (read from the store)': { ...running, done: true, endTime, response: { typeUrl: 'type.googleapis.com/google.cloud.developerconnect.v1.Connection', value: bytes } },
-  'done with google.protobuf.Empty': { ...running, done: true, endTime, response: { typeUrl: empty.typeUrl, value: empty.value, message: create(EmptySchema) } },
+  'done with google.protobuf.Empty': { ...running, done: true, endTime, response: { typeUrl: empty.typeUrl, value: empty.value } },
   failed: { ...running, done: true, endTime, error: { code: 1, message: 'Operation was cancelled.' } },
 };
 

@@ -15,14 +15,28 @@ export interface ErrorInfoDetail {
  * The one error type of the API surface: a google.rpc.Code, a message written for the person who
  * reads it, and an optional ErrorInfo. Transports turn it into google.rpc.Status on the wire.
  */
+/** One field of a request that is wrong, as `google.rpc.BadRequest.FieldViolation` names it. */
+export interface FieldViolation {
+  /** The field's path in the request, proto names (`connection.github_config`). */
+  field: string;
+  description: string;
+}
+
 export class ApiError extends Error {
   constructor(
     readonly code: Code,
     message: string,
     readonly errorInfo?: ErrorInfoDetail,
+    /** Sent as a google.rpc.BadRequest detail. */
+    readonly fieldViolations?: readonly FieldViolation[],
   ) {
     super(message);
     this.name = 'ApiError';
+  }
+
+  /** INVALID_ARGUMENT with a BadRequest detail naming the field (AIP-193), for a field a person must fix. */
+  static badField(field: string, description: string): ApiError {
+    return new ApiError(Code.INVALID_ARGUMENT, description, { reason: 'INVALID_ARGUMENT', metadata: { field } }, [{ field, description }]);
   }
 
   static invalidArgument(message: string, field?: string): ApiError {

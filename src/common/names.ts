@@ -71,3 +71,15 @@ export function parseConnectionName(name: string, field = 'name'): LocationName 
 export function locationName(l: LocationName): string {
   return `projects/${l.project}/locations/${l.location}`;
 }
+
+/**
+ * Parses a name against a resource pattern of its proto (`projects/{project}/locations/{location}`)
+ * and returns its ids by variable name; INVALID_ARGUMENT naming `field` when it does not match.
+ */
+export function parseByPattern(name: string, pattern: string, field = 'name'): Record<string, string> {
+  const segments = pattern.split('/').map((s) => (s.startsWith('{') ? s.slice(1, -1) : s));
+  const ids = parse(name, field, segments);
+  const result: Record<string, string> = {};
+  ids.forEach((id, i) => (result[segments[2 * i + 1]!] = id));
+  return result;
+}

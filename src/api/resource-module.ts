@@ -1,0 +1,53 @@
+import type { DescMessage, DescMethod, Message, MessageShape } from '@bufbuild/protobuf';
+import type { CallContext } from './context.js';
+import type { FieldType } from './filter.js';
+import type { MaybePromise } from '../common/maybe-promise.js';
+
+/** A method of a resource beyond the standard ones (AIP-136), served through the same table and checks. */
+export interface CustomMethod {
+  method: DescMethod;
+  /** The IAM permission, checked on the request field `on` before the method runs. */
+  permission: string;
+  on: string;
+  run(request: Message, context: CallContext): MaybePromise<Message>;
+}
+
+/** What a resource's module may do when the server writes it, beyond the fields every resource has. */
+export interface ResourceHooks<R extends DescMessage> {
+  /** Checks a create request's resource beyond its REQUIRED fields; throws ApiError naming `field` (the request field). */
+  validate?(resource: MessageShape<R>, field: string): void;
+  /**
+   * Sets server-kept fields that follow from the rest (a connection's installation_state), on create
+   * and on update, in place, after the client's fields are applied.
+   */
+  derive?(resource: MessageShape<R>): void;
+}
+
+/**
+ * A Developer Connect resource as one declaration: its message (name pattern, plural and field
+ * behaviours come from the proto's annotations), which of the service's methods are its AIP
+ * standard methods, the fields List filters and orders by, and what is particular to it. The
+ * standard methods themselves are one implementation for every resource (standard-methods.ts);
+ * adding a resource is a folder under src/resources and a line in src/resources/index.ts.
+ */
+export interface ResourceModule<R extends DescMessage = DescMessage> {
+  schema: R;
+  methods: { create?: DescMethod; get?: DescMethod; list?: DescMethod; update?: DescMethod; delete?: DescMethod };
+  /** AIP-160 fields of List; `labels.*` stands for every `labels.KEY`. */
+  filterFields: Readonly<Record<string, FieldType>>;
+  /** AIP-132 fields of List's order_by. */
+  orderFields: readonly string[];
+  hooks?: ResourceHooks<R>;
+  /** Methods of its own, made once the server's parts exist. */
+  custom?: (deps: ResourceDeps) => CustomMethod[];
+}
+
+/** What custom methods may use. */
+export interface ResourceDeps {
+  getResource(name: string): Promise<Message | undefined>;
+}
+
+/** Declares a module with its message type carried through to its hooks. */
+export function defineResource<R extends DescMessage>(module: ResourceModule<R>): ResourceModule {
+  return module as unknown as ResourceModule;
+}

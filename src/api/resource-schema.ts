@@ -1,0 +1,168 @@
+import { equals, getOption, hasOption, type DescField, type DescMessage, type Message } from '@bufbuild/protobuf';
+import { reflect, type ReflectMessage } from '@bufbuild/protobuf/reflect';
+import { timestampMs, TimestampSchema, type Timestamp } from '@bufbuild/protobuf/wkt';
+import { ApiError } from '../common/errors.js';
+import { FieldBehavior, field_behavior } from '../gen/google/api/field_behavior_pb.js';
+import { resource as resourceOption } from '../gen/google/api/resource_pb.js';
+import type { FilterValue } from './filter.js';
+
+/**
+ * What a resource's proto says of it, read from its descriptor rather than written again by hand:
+ * the name pattern and plural of `google.api.resource`, and each field's `google.api.field_behavior`.
+ */
+export class ResourceSchema {
+  /** `projects/{project}/locations/{location}/connections/{connection}` */
+  readonly pattern: string;
+  /** The collection id in names and the permission prefix: `connections`, `gitRepositoryLinks`. */
+  readonly plural: string;
+  /** The message name, for messages: `Connection`. */
+  readonly kind: string;
+  /** The pattern of the parent's name: `projects/{project}/locations/{location}`. */
+  readonly parentPattern: string;
+
+  constructor(readonly desc: DescMessage) {
+    if (!hasOption(desc, resourceOption)) throw new Error(`${desc.typeName} has no google.api.resource option`);
+    const option = getOption(desc, resourceOption);
+    const pattern = option.pattern[0];
+    if (!pattern) throw new Error(`${desc.typeName} has no resource pattern`);
+    this.pattern = pattern;
+    this.plural = option.plural;
+    this.kind = desc.name;
+    this.parentPattern = pattern.split('/').slice(0, -2).join('/');
+  }
+
+  behaviours(field: DescField): readonly FieldBehavior[] {
+    return hasOption(field, field_behavior) ? getOption(field, field_behavior) : [];
+  }
+
+  has(field: DescField, behaviour: FieldBehavior): boolean {
+    return this.behaviours(field).includes(behaviour);
+  }
+
+  /** Fields the server keeps (OUTPUT_ONLY): cleared from what a client sends (AIP-203). */
+  get outputOnly(): DescField[] {
+    return this.desc.fields.filter((f) => this.has(f, FieldBehavior.OUTPUT_ONLY));
+  }
+
+  /** A top-level field by its proto name (`create_time`), or undefined. */
+  field(protoName: string): DescField | undefined {
+    return this.desc.fields.find((f) => f.name === protoName);
+  }
+
+  /** The REQUIRED fields of the resource that `message` leaves unset, as field paths under `prefix`. */
+  missingRequired(message: Message, prefix: string): string[] {
+    const r = reflect(this.desc, message);
+    return this.desc.fields.filter((f) => this.has(f, FieldBehavior.REQUIRED) && !r.isSet(f)).map((f) => `${prefix}.${f.name}`);
+  }
+
+  /** Clears what clients may not set (OUTPUT_ONLY fields), in place. */
+  clearOutputOnly(message: Message): void {
+    const r = reflect(this.desc, message);
+    for (const f of this.outputOnly) r.clear(f);
+  }
+
+  /**
+   * Applies an AIP-134 update mask: each path's value is copied from `patch` to `target` (cleared
+   * where `patch` leaves it unset); `*` means every field a client may set. Paths are proto field
+   * names, top-level or into message fields (`github_config.app_installation_id`). Unknown paths,
+   * OUTPUT_ONLY fields, the IDENTIFIER and changes to IMMUTABLE fields are INVALID_ARGUMENT.
+   */
+  applyMask(target: Message, patch: Message, paths: readonly string[], maskField: string): void {
+    const expanded = paths.includes('*')
+      ? this.desc.fields.filter((f) => !this.has(f, FieldBehavior.OUTPUT_ONLY) && !this.has(f, FieldBehavior.IDENTIFIER)).map((f) => f.name)
+      : paths;
+    for (const path of expanded) {
+      const segments = path.split('.');
+      const top = this.field(segments[0] ?? '');
+      if (!top) throw ApiError.badField(maskField, `update_mask path '${path}' is not a field of ${this.kind}.`);
+      if (this.has(top, FieldBehavior.OUTPUT_ONLY) || this.has(top, FieldBehavior.IDENTIFIER)) {
+        throw ApiError.badField(maskField, `update_mask path '${path}' names a field the server sets (${this.has(top, FieldBehavior.IDENTIFIER) ? 'IDENTIFIER' : 'OUTPUT_ONLY'}); it cannot be updated.`);
+      }
+      const from = walk(reflect(this.desc, patch), segments, false);
+      const to = walk(reflect(this.desc, target), segments, true);
+      if (!from || !to) throw ApiError.badField(maskField, `update_mask path '${path}' is not a field of ${this.kind}.`);
+      if (this.has(top, FieldBehavior.IMMUTABLE) && !sameValue(from, to)) {
+        throw ApiError.badField(`${maskField}`, `${this.kind} field '${path}' is IMMUTABLE: it cannot change after creation.`);
+      }
+      if (from.message === undefined || !from.message.isSet(from.field)) to.message.clear(to.field);
+      else to.message.set(to.field, from.message.get(from.field) as never);
+    }
+  }
+}
+
+interface FieldRef {
+  /** The message holding the field; undefined when a message on the way is unset (in a patch). */
+  message: ReflectMessage | undefined;
+  field: DescField;
+}
+
+/** The field a path names, through message fields; `create` sets unset messages on the way (in the target). */
+function walk(root: ReflectMessage, segments: readonly string[], create: boolean): (FieldRef & { message: ReflectMessage }) | undefined;
+function walk(root: ReflectMessage, segments: readonly string[], create: false): FieldRef | undefined;
+function walk(root: ReflectMessage, segments: readonly string[], create: boolean): FieldRef | undefined {
+  let message: ReflectMessage | undefined = root;
+  let desc = root.desc;
+  for (let i = 0; i < segments.length; i++) {
+    const field = desc.fields.find((f) => f.name === segments[i]);
+    if (!field) return undefined;
+    if (i === segments.length - 1) return { message, field };
+    if (field.fieldKind !== 'message') return undefined;
+    if (message && !message.isSet(field)) {
+      if (!create) message = undefined;
+      else message.set(field, reflect(field.message) as never);
+    }
+    message = message?.get(field) as ReflectMessage | undefined;
+    desc = field.message;
+  }
+  return undefined;
+}
+
+function sameValue(a: FieldRef, b: FieldRef & { message: ReflectMessage }): boolean {
+  const left = a.message?.isSet(a.field) ? a.message.get(a.field) : undefined;
+  const right = b.message.isSet(b.field) ? b.message.get(b.field) : undefined;
+  if (left === undefined || right === undefined) return left === right;
+  if (a.field.fieldKind === 'message') {
+    const l = left as ReflectMessage;
+    return equals(l.desc, l.message, (right as ReflectMessage).message);
+  }
+  return left === right;
+}
+
+/**
+ * A resource's value of a filter or order field (AIP-160 paths of proto names: `create_time`,
+ * `installation_state.stage`, `labels.env`), as the filter evaluates it: strings, numbers,
+ * booleans, enum value names, timestamps as epoch milliseconds. Undefined when it has none.
+ */
+export function fieldValue(desc: DescMessage, message: Message, path: string): FilterValue | undefined {
+  let current: unknown = message;
+  let currentDesc: DescMessage | undefined = desc;
+  const segments = path.split('.');
+  for (let i = 0; i < segments.length; i++) {
+    const segment = segments[i]!;
+    const field: DescField | undefined = currentDesc?.fields.find((f) => f.name === segment);
+    if (!field || current === undefined) return undefined;
+    const value = (current as Record<string, unknown>)[field.localName];
+    if (field.fieldKind === 'map') {
+      const key = segments[++i];
+      const entries = value as Record<string, unknown>;
+      // hasOwn: a key such as `constructor` must not find Object's.
+      return key !== undefined && i === segments.length - 1 && Object.hasOwn(entries, key) ? scalar(entries[key]) : undefined;
+    }
+    if (field.fieldKind === 'enum') return i === segments.length - 1 ? field.enum.values.find((v) => v.number === value)?.name : undefined;
+    if (field.fieldKind === 'message') {
+      if (value === undefined) return undefined;
+      if (field.message.typeName === TimestampSchema.typeName) return i === segments.length - 1 ? timestampMs(value as Timestamp) : undefined;
+      current = value;
+      currentDesc = field.message;
+      continue;
+    }
+    return i === segments.length - 1 ? scalar(value) : undefined;
+  }
+  return undefined;
+}
+
+function scalar(value: unknown): FilterValue | undefined {
+  if (typeof value === 'string' || typeof value === 'number' || typeof value === 'boolean') return value;
+  if (typeof value === 'bigint') return Number(value);
+  return undefined;
+}

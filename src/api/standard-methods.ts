@@ -1,0 +1,374 @@
+import { randomUUID } from 'node:crypto';
+import { create, fromBinary, toBinary, type DescField, type DescMessage, type DescMethod, type Message } from '@bufbuild/protobuf';
+import { anyPack, EmptySchema, timestampNow, type FieldMask } from '@bufbuild/protobuf/wkt';
+import { ApiError, Code } from '../common/errors.js';
+import { parseByPattern } from '../common/names.js';
+import { describePrecondition, PreconditionFailedError, type Precondition } from '../common/preconditions.js';
+import type { Engine, StartRequest } from '../engine/engine.js';
+import { OperationFailure, type HandlerResult, type OperationHandler } from '../engine/handler.js';
+import { FieldBehavior } from '../gen/google/api/field_behavior_pb.js';
+import type { Operation } from '../gen/google/longrunning/operations_pb.js';
+import { RequestIdReusedError, type OperationRecord, type RequestKey, type ResourceRecord, type ResourceStore } from '../store/store.js';
+import { listPage } from './list-page.js';
+import { assertKnownLocation } from './locations.js';
+import { rememberEncoded, toOperationMessage } from './operation-message.js';
+import type { PageTokens } from './page-token.js';
+import { pause } from './pause.js';
+import { requestIdentity, requestIdReused } from './request-id.js';
+import type { ResourceModule } from './resource-module.js';
+import { ResourceSchema } from './resource-schema.js';
+
+// AIP-122: resource ids are lowercase letters, digits and hyphens, starting with a letter.
+const RESOURCE_ID = /^[a-z]([a-z0-9-]{0,61}[a-z0-9])?$/;
+
+/** The input a create, update or delete operation is started with, as its handler reads it back (also after a restart). */
+interface WriteInput {
+  /** The resource (create), the patch (update), as base64 binary proto. */
+  data?: string;
+  /** The same, as operations made before resources were generic stored it. */
+  connection?: string;
+  name?: string;
+  validateOnly: boolean;
+  paths?: string[];
+  allowMissing?: boolean;
+  require?: Precondition[];
+  cascade?: boolean;
+}
+
+/** One row of the method table: a method, the permission it needs on the resource named by `resourceOf`, and its implementation. */
+export interface MethodEntry {
+  method: DescMethod;
+  permission: string;
+  resourceOf(request: Message): string;
+  run(request: Message): Promise<Message>;
+}
+
+/**
+ * The AIP standard methods (Create 133, Get 131, List 132, Update 134, Delete 135), once for every
+ * resource, with request_id (155), validate_only (163) and etag (154). Mutations run as operations:
+ * each handler commits the change only at its end, and its preconditions (absent, exists, etag,
+ * parent exists, no children) are checked by the store in the transaction that commits it.
+ */
+export class StandardMethods {
+  readonly schema: ResourceSchema;
+  private readonly typeUrl: string;
+
+  constructor(
+    private readonly module: ResourceModule,
+    private readonly engine: Engine,
+    private readonly store: ResourceStore,
+    private readonly tokens: PageTokens,
+    private readonly options: { operationDelayMs: number },
+  ) {
+    this.schema = new ResourceSchema(module.schema);
+    this.typeUrl = `type.googleapis.com/${module.schema.typeName}`;
+    const { create: c, update: u, delete: d } = module.methods;
+    if (c) engine.register(this.handler('create', (input, resumed) => this.runCreate(input, resumed)));
+    if (u) engine.register(this.handler('update', (input) => this.runUpdate(input)));
+    if (d) engine.register(this.handler('delete', (input) => this.runDelete(input)));
+  }
+
+  /** The rows of the method table for the standard methods the module declares. */
+  entries(): MethodEntry[] {
+    const { create: c, get, list, update, delete: d } = this.module.methods;
+    const permission = (verb: string) => `developerconnect.${this.schema.plural}.${verb}`;
+    const field = (name: string) => (request: Message) => String((request as unknown as Record<string, unknown>)[name] ?? '');
+    const rows: MethodEntry[] = [];
+    if (c) rows.push({ method: c, permission: permission('create'), resourceOf: field('parent'), run: (r) => this.create(c, r) });
+    if (get) rows.push({ method: get, permission: permission('get'), resourceOf: field('name'), run: (r) => this.get(r) });
+    if (list) rows.push({ method: list, permission: permission('list'), resourceOf: field('parent'), run: (r) => this.list(list, r) });
+    if (update) {
+      const resourceField = this.resourceField(update);
+      const resourceOf = (r: Message) => String(((r as unknown as Record<string, Record<string, unknown> | undefined>)[resourceField.localName] ?? {}).name ?? '');
+      rows.push({ method: update, permission: permission('update'), resourceOf, run: (r) => this.update(update, r) });
+    }
+    if (d) rows.push({ method: d, permission: permission('delete'), resourceOf: field('name'), run: (r) => this.delete(d, r) });
+    return rows;
+  }
+
+  private async create(method: DescMethod, request: Message): Promise<Operation> {
+    const r = fieldsOf(request);
+    const parent = String(r.parent);
+    this.checkParent(parent);
+    const resourceField = this.resourceField(method);
+    const idField = requiredField(method.input, `${resourceField.name}_id`);
+    const id = String(r[idField.localName]);
+    if (!RESOURCE_ID.test(id)) {
+      throw ApiError.badField(idField.name, `${idField.name} '${id}' is invalid: use 1-63 lowercase letters, digits and hyphens, starting with a letter and not ending with a hyphen.`);
+    }
+    const identity = requestIdentity(method, request);
+    const resource = r[resourceField.localName] as Message | undefined;
+    if (!resource) throw ApiError.badField(resourceField.name, `${resourceField.name} is required.`);
+    this.requireFields(resource, resourceField.name);
+    this.module.hooks?.validate?.(resource as never, resourceField.name);
+    // Output-only fields in the request are ignored (AIP-203); the server sets its own.
+    this.schema.clearOutputOnly(resource);
+    const name = `${parent}/${this.schema.plural}/${id}`;
+    const fields = fieldsOf(resource);
+    fields.name = name;
+    if (this.schema.field('uid')) fields.uid = randomUUID();
+    if (this.schema.field('etag')) fields.etag = newEtag();
+    this.module.hooks?.derive?.(resource as never);
+    const require = this.createPreconditions(name, parent);
+    const input: WriteInput = { data: encode(this.module.schema, resource), validateOnly: flag(r.validateOnly), require };
+    return this.start({ parent: locationOf(name), kind: this.kind('create'), input: JSON.stringify(input), verb: 'create', target: name, require }, identity, r);
+  }
+
+  private async runCreate(input: WriteInput, resumed: boolean): Promise<HandlerResult> {
+    const resource = fromBinary(this.module.schema, Buffer.from(input.data ?? input.connection ?? '', 'base64'));
+    const fields = fieldsOf(resource);
+    const name = String(fields.name);
+    const etag = String(fields.etag ?? '');
+    if (resumed) {
+      // Resumed after a crash that came after the commit: the work is already done.
+      const stored = await this.store.getResource(name);
+      if (stored && stored.etag === etag) return { response: { typeUrl: this.typeUrl, value: stored.data } };
+    }
+    this.stampTimes(fields, true);
+    const record = this.record(name, resource, etag);
+    if (input.validateOnly) return { response: { typeUrl: this.typeUrl, value: record.data } };
+    return { response: { typeUrl: this.typeUrl, value: record.data }, change: { require: input.require ?? this.createPreconditions(name, parentOf(name)), put: record } };
+  }
+
+  private async get(request: Message): Promise<Message> {
+    const name = String(fieldsOf(request).name);
+    parseByPattern(name, this.schema.pattern);
+    const record = await this.store.getResource(name);
+    if (!record || record.collection !== this.schema.plural) throw this.notFound(name);
+    return fromBinary(this.module.schema, record.data);
+  }
+
+  private async list(method: DescMethod, request: Message): Promise<Message> {
+    const r = fieldsOf(request);
+    const parent = String(r.parent);
+    this.checkParent(parent);
+    const itemsField = method.output.fields.find((f) => f.fieldKind === 'list' && f.listKind === 'message' && f.message.typeName === this.module.schema.typeName);
+    if (!itemsField) throw new Error(`${method.output.typeName} has no list of ${this.module.schema.typeName}`);
+    const page = await listPage(this.store, this.module, {
+      parent,
+      collection: this.schema.plural,
+      filter: String(r.filter ?? ''),
+      orderBy: String(r.orderBy ?? ''),
+      pageSize: Number(r.pageSize ?? 0),
+      pageToken: String(r.pageToken ?? ''),
+      tokens: this.tokens,
+    });
+    return create(method.output, { [itemsField.localName]: page.items, nextPageToken: page.nextPageToken } as never);
+  }
+
+  private async update(method: DescMethod, request: Message): Promise<Operation> {
+    const r = fieldsOf(request);
+    const resourceField = this.resourceField(method);
+    const patch = r[resourceField.localName] as Message | undefined;
+    if (!patch) throw ApiError.badField(resourceField.name, `${resourceField.name} is required.`);
+    const name = String(fieldsOf(patch).name ?? '');
+    parseByPattern(name, this.schema.pattern, `${resourceField.name}.name`);
+    assertKnownLocation(name.split('/')[3] ?? '', locationOf(name));
+    const mask = r.updateMask as FieldMask | undefined;
+    if (!mask || mask.paths.length === 0) {
+      throw ApiError.badField('update_mask', `update_mask is required: list the fields to change (e.g. labels), or '*' to replace every field.`);
+    }
+    // Paths are checked now, against an empty resource; IMMUTABLE fields are compared at commit with the stored one.
+    this.schema.applyMask(create(this.module.schema), patch, mask.paths.filter((p) => !this.isImmutablePath(p)), 'update_mask');
+    const identity = requestIdentity(method, request);
+    const allowMissing = flag(r.allowMissing);
+    const etag = String(fieldsOf(patch).etag ?? '');
+    const require: Precondition[] = etag !== '' ? [{ kind: 'etag', name, etag }] : allowMissing ? [] : [{ kind: 'exists', name }];
+    const input: WriteInput = { data: encode(this.module.schema, patch), paths: mask.paths, allowMissing, validateOnly: flag(r.validateOnly), require };
+    return this.start({ parent: locationOf(name), kind: this.kind('update'), input: JSON.stringify(input), verb: 'update', target: name, require }, identity, r);
+  }
+
+  private async runUpdate(input: WriteInput): Promise<HandlerResult> {
+    const patch = fromBinary(this.module.schema, Buffer.from(input.data ?? '', 'base64'));
+    const name = String(fieldsOf(patch).name);
+    const stored = await this.store.getResource(name);
+    let resource: Message;
+    let require: Precondition[];
+    if (stored) {
+      resource = fromBinary(this.module.schema, stored.data);
+      require = [...(input.require ?? []), { kind: 'etag', name, etag: stored.etag }];
+      asFailure(() => this.schema.applyMask(resource, patch, input.paths ?? [], 'update_mask'));
+    } else {
+      if (!input.allowMissing) throw new OperationFailure(Code.NOT_FOUND, this.notFound(name).message);
+      // AIP-134 allow_missing: the update creates the resource.
+      resource = patch;
+      asFailure(() => this.requireFields(resource, 'resource'));
+      this.schema.clearOutputOnly(resource);
+      const fields = fieldsOf(resource);
+      fields.name = name;
+      if (this.schema.field('uid')) fields.uid = randomUUID();
+      this.stampTimes(fields, true);
+      require = this.createPreconditions(name, parentOf(name));
+    }
+    const fields = fieldsOf(resource);
+    const etag = newEtag();
+    if (this.schema.field('etag')) fields.etag = etag;
+    this.stampTimes(fields, false);
+    this.module.hooks?.derive?.(resource as never);
+    const record = this.record(name, resource, etag);
+    const response = { typeUrl: this.typeUrl, value: record.data };
+    return input.validateOnly ? { response } : { response, change: { require, put: record } };
+  }
+
+  private async delete(method: DescMethod, request: Message): Promise<Operation> {
+    const r = fieldsOf(request);
+    const name = String(r.name);
+    parseByPattern(name, this.schema.pattern);
+    const identity = requestIdentity(method, request);
+    // A retry after the resource is gone still gets its operation: the request id is checked first.
+    const earlier = identity && (await this.retried(identity, r));
+    if (earlier) return toOperationMessage(earlier);
+    const etag = String(r.etag ?? '');
+    const force = flag(r.force);
+    const require: Precondition[] = etag !== '' ? [{ kind: 'etag', name, etag }] : flag(r.allowMissing) ? [] : [{ kind: 'exists', name }];
+    if (!force) require.push({ kind: 'no-children', name });
+    const input: WriteInput = { name, validateOnly: flag(r.validateOnly), require, cascade: force };
+    return this.start({ parent: locationOf(name), kind: this.kind('delete'), input: JSON.stringify(input), verb: 'delete', target: name, require }, identity, r);
+  }
+
+  private async runDelete(input: WriteInput): Promise<HandlerResult> {
+    const name = input.name ?? '';
+    const response = anyPack(EmptySchema, create(EmptySchema));
+    if (input.validateOnly) {
+      if (!(await this.store.getResource(name))) throw new OperationFailure(Code.NOT_FOUND, this.notFound(name).message);
+      return { response };
+    }
+    // Operations made before preconditions were stored required only that nothing else changed.
+    return { response, change: { require: input.require ?? [], delete: { name, cascade: input.cascade ?? false } } };
+  }
+
+  private handler(verb: string, run: (input: WriteInput, resumed: boolean) => Promise<HandlerResult>): OperationHandler {
+    return {
+      kind: this.kind(verb),
+      cancellable: true,
+      afterRestart: 'resume',
+      run: async (raw, context) => {
+        // The work "takes" --operation-delay, cancellably; everything it reads is read after it.
+        await pause(this.options.operationDelayMs, context);
+        return run(JSON.parse(raw) as WriteInput, context.resumed);
+      },
+    };
+  }
+
+  /** Starts an operation; with a request id, a retry gets the first request's operation (AIP-155). A failed precondition fails the call. */
+  private async start(start: StartRequest, identity: RequestKey | undefined, request: Record<string, unknown>): Promise<Operation> {
+    try {
+      return toOperationMessage(await this.engine.start({ ...start, request: identity }));
+    } catch (error) {
+      throw asApiError(error, String(request.requestId ?? ''));
+    }
+  }
+
+  private retried(identity: RequestKey, request: Record<string, unknown>): Promise<OperationRecord | undefined> {
+    return this.engine.retried(identity).catch((error: unknown) => {
+      throw asApiError(error, String(request.requestId ?? ''));
+    });
+  }
+
+  private kind(verb: string): string {
+    return `${this.schema.plural}.${verb}`;
+  }
+
+  /** The field of a create or update request that carries the resource (`connection`, `git_repository_link`). */
+  private resourceField(method: DescMethod): DescField & { fieldKind: 'message' } {
+    const field = method.input.fields.find((f) => f.fieldKind === 'message' && f.message.typeName === this.module.schema.typeName);
+    if (!field || field.fieldKind !== 'message') throw new Error(`${method.input.typeName} carries no ${this.module.schema.typeName}`);
+    return field;
+  }
+
+  private checkParent(parent: string): void {
+    const ids = parseByPattern(parent, this.schema.parentPattern, 'parent');
+    assertKnownLocation(ids.location ?? '', locationOf(parent));
+  }
+
+  /** AIP-133: the resource must not exist, and a parent that is itself a resource must. */
+  private createPreconditions(name: string, parent: string): Precondition[] {
+    const require: Precondition[] = [{ kind: 'absent', name }];
+    if (parent.split('/').length > 4) require.push({ kind: 'parent-exists', name: parent });
+    return require;
+  }
+
+  private requireFields(resource: Message, prefix: string): void {
+    const missing = this.schema.missingRequired(resource, prefix);
+    if (missing.length > 0) {
+      throw new ApiError(Code.INVALID_ARGUMENT, `Required field${missing.length > 1 ? 's' : ''} ${missing.join(', ')} ${missing.length > 1 ? 'are' : 'is'} not set.`, {
+        reason: 'INVALID_ARGUMENT',
+        metadata: { field: missing[0]! },
+      }, missing.map((field) => ({ field, description: `${field} is required.` })));
+    }
+  }
+
+  private isImmutablePath(path: string): boolean {
+    const field = this.schema.field(path.split('.')[0] ?? '');
+    return field !== undefined && this.schema.has(field, FieldBehavior.IMMUTABLE);
+  }
+
+  private stampTimes(fields: Record<string, unknown>, created: boolean): void {
+    const now = timestampNow();
+    if (created && this.schema.field('create_time')) fields.createTime = now;
+    if (this.schema.field('update_time')) fields.updateTime = now;
+  }
+
+  private record(name: string, resource: Message, etag: string): ResourceRecord {
+    // The stored resource and the packed response are the same bytes: serialized once.
+    const data = toBinary(this.module.schema, resource);
+    rememberEncoded(data, resource);
+    return { name, parent: parentOf(name), collection: this.schema.plural, etag, data };
+  }
+
+  private notFound(name: string): ApiError {
+    return ApiError.notFound(`${this.schema.kind} '${name}' was not found.`, name);
+  }
+}
+
+function fieldsOf(message: Message): Record<string, unknown> {
+  return message as unknown as Record<string, unknown>;
+}
+
+function requiredField(desc: DescMessage, protoName: string): DescField {
+  const field = desc.fields.find((f) => f.name === protoName);
+  if (!field) throw new Error(`${desc.typeName} has no field ${protoName}`);
+  return field;
+}
+
+function flag(value: unknown): boolean {
+  return value === true;
+}
+
+function encode(schema: DescMessage, message: Message): string {
+  return Buffer.from(toBinary(schema, message)).toString('base64');
+}
+
+/** A new etag: 16 hex digits, different on every write (AIP-154). */
+function newEtag(): string {
+  return randomUUID().replaceAll('-', '').slice(0, 16);
+}
+
+/** `projects/p/locations/l`: where a resource's operations are listed. */
+function locationOf(name: string): string {
+  return name.split('/').slice(0, 4).join('/');
+}
+
+function parentOf(name: string): string {
+  return name.split('/').slice(0, -2).join('/');
+}
+
+/** An ApiError raised while a handler runs ends its operation with the same code and message. */
+function asFailure(check: () => void): void {
+  try {
+    check();
+  } catch (error) {
+    if (error instanceof ApiError) throw new OperationFailure(error.code, error.message);
+    throw error;
+  }
+}
+
+/** A store refusal the caller caused, as the ApiError it sees; other errors pass. */
+function asApiError(error: unknown, requestId: string): unknown {
+  if (error instanceof RequestIdReusedError) return requestIdReused(requestId);
+  if (error instanceof PreconditionFailedError) {
+    const { code, message, reason } = describePrecondition(error.precondition);
+    return new ApiError(code, message, { reason, metadata: { resource: error.precondition.name } });
+  }
+  return error;
+}

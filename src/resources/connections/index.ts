@@ -1,0 +1,73 @@
+import { create } from '@bufbuild/protobuf';
+import { ApiError } from '../../common/errors.js';
+import { defineResource } from '../../api/resource-module.js';
+import {
+  ConnectionSchema,
+  DeveloperConnect,
+  InstallationStateSchema,
+  InstallationState_Stage,
+  type Connection,
+} from '../../gen/google/cloud/developerconnect/v1/developer_connect_pb.js';
+
+/** Developer Connect's Connections: a link to a git provider, under a location. */
+export const connections = defineResource({
+  schema: ConnectionSchema,
+  methods: {
+    create: DeveloperConnect.method.createConnection,
+    get: DeveloperConnect.method.getConnection,
+    list: DeveloperConnect.method.listConnections,
+    update: DeveloperConnect.method.updateConnection,
+    delete: DeveloperConnect.method.deleteConnection,
+  },
+  filterFields: {
+    name: 'string',
+    uid: 'string',
+    etag: 'string',
+    disabled: 'bool',
+    reconciling: 'bool',
+    create_time: 'timestamp',
+    update_time: 'timestamp',
+    'installation_state.stage': 'string',
+    'labels.*': 'string',
+    'annotations.*': 'string',
+  },
+  orderFields: ['name', 'create_time', 'update_time'],
+  hooks: {
+    validate(connection, field) {
+      if (connection.connectionConfig.case === undefined) {
+        throw ApiError.badField(
+          field,
+          `${field} must set one provider configuration: githubConfig, githubEnterpriseConfig, gitlabConfig, gitlabEnterpriseConfig, bitbucketDataCenterConfig, bitbucketCloudConfig, secureSourceManagerInstanceConfig or httpConfig.`,
+        );
+      }
+    },
+    derive(connection) {
+      connection.installationState = installationState(connection);
+    },
+  },
+});
+
+/**
+ * Where the connection stands in its provider's set-up, as Developer Connect reports it: a GitHub
+ * connection needs a user's OAuth authorization (an authorizer credential) and then the app's
+ * installation (an installation id); a GitHub Enterprise one needs its app installed. Providers
+ * configured with tokens are complete once created.
+ */
+function installationState(connection: Connection) {
+  const config = connection.connectionConfig;
+  let stage = InstallationState_Stage.COMPLETE;
+  let message = '';
+  if (config.case === 'githubConfig') {
+    if (!config.value.authorizerCredential) {
+      stage = InstallationState_Stage.PENDING_USER_OAUTH;
+      message = 'Please authorize Developer Connect to access your GitHub account: set github_config.authorizer_credential (an OAuth token), then update the connection.';
+    } else if (config.value.appInstallationId === 0n) {
+      stage = InstallationState_Stage.PENDING_INSTALL_APP;
+      message = 'Please install the Developer Connect GitHub app on your account or organization, then set github_config.app_installation_id.';
+    }
+  } else if (config.case === 'githubEnterpriseConfig' && config.value.appInstallationId === 0n) {
+    stage = InstallationState_Stage.PENDING_INSTALL_APP;
+    message = 'Please install your GitHub Enterprise app on your organization, then set github_enterprise_config.app_installation_id.';
+  }
+  return create(InstallationStateSchema, { stage, message });
+}

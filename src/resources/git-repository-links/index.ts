@@ -1,0 +1,32 @@
+import { defineResource } from '../../api/resource-module.js';
+import { DeveloperConnect, GitRepositoryLinkSchema } from '../../gen/google/cloud/developerconnect/v1/developer_connect_pb.js';
+
+/** A repository of a connection's provider, linked for use (`clone_uri`), under its connection. */
+export const gitRepositoryLinks = defineResource({
+  schema: GitRepositoryLinkSchema,
+  methods: {
+    create: DeveloperConnect.method.createGitRepositoryLink,
+    get: DeveloperConnect.method.getGitRepositoryLink,
+    list: DeveloperConnect.method.listGitRepositoryLinks,
+    delete: DeveloperConnect.method.deleteGitRepositoryLink,
+  },
+  filterFields: {
+    name: 'string',
+    uid: 'string',
+    etag: 'string',
+    clone_uri: 'string',
+    reconciling: 'bool',
+    webhook_id: 'string',
+    create_time: 'timestamp',
+    update_time: 'timestamp',
+    'labels.*': 'string',
+    'annotations.*': 'string',
+  },
+  orderFields: ['name', 'create_time', 'update_time'],
+  hooks: {
+    derive(link) {
+      // Developer Connect registers a webhook for every link; its id is how deliveries are routed.
+      if (link.webhookId === '') link.webhookId = link.uid;
+    },
+  },
+});

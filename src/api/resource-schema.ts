@@ -19,6 +19,11 @@ export class ResourceSchema {
   readonly kind: string;
   /** The pattern of the parent's name: `projects/{project}/locations/{location}`. */
   readonly parentPattern: string;
+  /** Field behaviours by field, read once: getOption decodes the option on every call. */
+  private readonly fieldBehaviours = new Map<DescField, readonly FieldBehavior[]>();
+  /** Fields the server keeps (OUTPUT_ONLY): cleared from what a client sends (AIP-203). */
+  readonly outputOnly: readonly DescField[];
+  readonly required: readonly DescField[];
 
   constructor(readonly desc: DescMessage) {
     if (!hasOption(desc, resourceOption)) throw new Error(`${desc.typeName} has no google.api.resource option`);
@@ -29,19 +34,17 @@ export class ResourceSchema {
     this.plural = option.plural;
     this.kind = desc.name;
     this.parentPattern = pattern.split('/').slice(0, -2).join('/');
+    for (const field of desc.fields) this.fieldBehaviours.set(field, hasOption(field, field_behavior) ? getOption(field, field_behavior) : []);
+    this.outputOnly = desc.fields.filter((f) => this.has(f, FieldBehavior.OUTPUT_ONLY));
+    this.required = desc.fields.filter((f) => this.has(f, FieldBehavior.REQUIRED));
   }
 
   behaviours(field: DescField): readonly FieldBehavior[] {
-    return hasOption(field, field_behavior) ? getOption(field, field_behavior) : [];
+    return this.fieldBehaviours.get(field) ?? (hasOption(field, field_behavior) ? getOption(field, field_behavior) : []);
   }
 
   has(field: DescField, behaviour: FieldBehavior): boolean {
     return this.behaviours(field).includes(behaviour);
-  }
-
-  /** Fields the server keeps (OUTPUT_ONLY): cleared from what a client sends (AIP-203). */
-  get outputOnly(): DescField[] {
-    return this.desc.fields.filter((f) => this.has(f, FieldBehavior.OUTPUT_ONLY));
   }
 
   /** A top-level field by its proto name (`create_time`), or undefined. */
@@ -52,7 +55,7 @@ export class ResourceSchema {
   /** The REQUIRED fields of the resource that `message` leaves unset, as field paths under `prefix`. */
   missingRequired(message: Message, prefix: string): string[] {
     const r = reflect(this.desc, message);
-    return this.desc.fields.filter((f) => this.has(f, FieldBehavior.REQUIRED) && !r.isSet(f)).map((f) => `${prefix}.${f.name}`);
+    return this.required.filter((f) => !r.isSet(f)).map((f) => `${prefix}.${f.name}`);
   }
 
   /** Clears what clients may not set (OUTPUT_ONLY fields), in place. */

@@ -1,12 +1,13 @@
 import { randomUUID } from 'node:crypto';
-import { create, fromBinary, toBinary, type DescField, type DescMessage, type DescMethod, type Message } from '@bufbuild/protobuf';
+import { create, fromBinary, getOption, hasOption, toBinary, type DescField, type DescMessage, type DescMethod, type Message } from '@bufbuild/protobuf';
+import { reflect } from '@bufbuild/protobuf/reflect';
 import { anyPack, EmptySchema, timestampNow, type FieldMask } from '@bufbuild/protobuf/wkt';
 import { ApiError, Code } from '../common/errors.js';
 import { parseByPattern } from '../common/names.js';
 import { describePrecondition, PreconditionFailedError, type Precondition } from '../common/preconditions.js';
 import type { Engine, StartRequest } from '../engine/engine.js';
 import { OperationFailure, type HandlerResult, type OperationHandler } from '../engine/handler.js';
-import { FieldBehavior } from '../gen/google/api/field_behavior_pb.js';
+import { FieldBehavior, field_behavior } from '../gen/google/api/field_behavior_pb.js';
 import type { Operation } from '../gen/google/longrunning/operations_pb.js';
 import { RequestIdReusedError, type OperationRecord, type RequestKey, type ResourceRecord, type ResourceStore } from '../store/store.js';
 import { listPage } from './list-page.js';
@@ -164,18 +165,36 @@ export class StandardMethods {
     const name = String(fieldsOf(patch).name ?? '');
     parseByPattern(name, this.schema.pattern, `${resourceField.name}.name`);
     assertKnownLocation(name.split('/')[3] ?? '', locationOf(name));
-    const mask = r.updateMask as FieldMask | undefined;
-    if (!mask || mask.paths.length === 0) {
-      throw ApiError.badField('update_mask', `update_mask is required: list the fields to change (e.g. labels), or '*' to replace every field.`);
-    }
+    const paths = this.maskPaths(method, r.updateMask as FieldMask | undefined, patch);
     // Paths are checked now, against an empty resource; IMMUTABLE fields are compared at commit with the stored one.
-    this.schema.applyMask(create(this.module.schema), patch, mask.paths.filter((p) => !this.isImmutablePath(p)), 'update_mask');
+    this.schema.applyMask(create(this.module.schema), patch, paths.filter((p) => !this.isImmutablePath(p)), 'update_mask');
     const identity = requestIdentity(method, request);
     const allowMissing = flag(r.allowMissing);
     const etag = String(fieldsOf(patch).etag ?? '');
     const require: Precondition[] = etag !== '' ? [{ kind: 'etag', name, etag }] : allowMissing ? [] : [{ kind: 'exists', name }];
-    const input: WriteInput = { data: encode(this.module.schema, patch), paths: mask.paths, allowMissing, validateOnly: flag(r.validateOnly), require };
+    const input: WriteInput = { data: encode(this.module.schema, patch), paths, allowMissing, validateOnly: flag(r.validateOnly), require };
     return this.start({ parent: locationOf(name), kind: this.kind('update'), input: JSON.stringify(input), verb: 'update', target: name, require }, identity, r);
+  }
+
+  /**
+   * AIP-134's update mask: required where the proto says so; where it is optional and left out, the
+   * fields the patch sets; where the request has none (a declarative-friendly full replace), `*`.
+   */
+  private maskPaths(method: DescMethod, mask: FieldMask | undefined, patch: Message): string[] {
+    const field = method.input.fields.find((f) => f.name === 'update_mask');
+    if (!field) return ['*'];
+    if (mask && mask.paths.length > 0) return mask.paths;
+    if (!this.requestSchemaRequires(field)) {
+      const r = reflect(this.module.schema, patch);
+      return this.module.schema.fields
+        .filter((f) => r.isSet(f) && !this.schema.has(f, FieldBehavior.OUTPUT_ONLY) && !this.schema.has(f, FieldBehavior.IDENTIFIER))
+        .map((f) => f.name);
+    }
+    throw ApiError.badField('update_mask', `update_mask is required: list the fields to change (e.g. labels), or '*' to replace every field.`);
+  }
+
+  private requestSchemaRequires(field: DescField): boolean {
+    return hasOption(field, field_behavior) && getOption(field, field_behavior).includes(FieldBehavior.REQUIRED);
   }
 
   private async runUpdate(input: WriteInput): Promise<HandlerResult> {

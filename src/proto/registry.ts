@@ -22,6 +22,7 @@ export const registry: Registry = createRegistry(
 /** The services the server answers, in the order they are registered on both transports. */
 export const services: readonly DescService[] = [
   file_google_cloud_developerconnect_v1_developer_connect.services[0],
+  file_google_cloud_developerconnect_v1_insights_config.services[0],
   file_google_longrunning_operations.services[0],
   file_google_cloud_location_locations.services[0],
   file_google_iam_v1_iam_policy.services[0],

@@ -1,6 +1,8 @@
 import type { ResourceModule } from '../api/resource-module.js';
+import { accountConnectors } from './account-connectors/index.js';
 import { connections } from './connections/index.js';
 import { gitRepositoryLinks } from './git-repository-links/index.js';
+import { insightsConfigs } from './insights-configs/index.js';
 
 /** Every Developer Connect resource the server serves: one line each. */
-export const RESOURCES: readonly ResourceModule[] = [connections, gitRepositoryLinks];
+export const RESOURCES: readonly ResourceModule[] = [connections, gitRepositoryLinks, accountConnectors, insightsConfigs];

@@ -10,11 +10,12 @@
 import assert from 'node:assert/strict';
 import { rmSync } from 'node:fs';
 import { after, before, describe, test } from 'node:test';
-import type { DescMethod, JsonObject } from '@bufbuild/protobuf';
+import type { DescMethod, DescService, JsonObject } from '@bufbuild/protobuf';
 import * as grpc from '@grpc/grpc-js';
 import { createServiceAccountKey } from '../../src/auth/service-account-keys.js';
 import { issueToken } from '../../src/cli/token.js';
 import { DeveloperConnect } from '../../src/gen/google/cloud/developerconnect/v1/developer_connect_pb.js';
+import { InsightsConfigService } from '../../src/gen/google/cloud/developerconnect/v1/insights_config_pb.js';
 import { Locations } from '../../src/gen/google/cloud/location/locations_pb.js';
 import { IAMPolicy } from '../../src/gen/google/iam/v1/iam_policy_pb.js';
 import { Operations } from '../../src/gen/google/longrunning/operations_pb.js';
@@ -46,7 +47,14 @@ const LOCATION = `${PROJECT}/locations/us-central1`;
 const GITHUB = { githubConfig: { githubApp: 'DEVELOPER_CONNECT' } };
 const VIEWER = 'roles/developerconnect.viewer';
 const ADMIN = 'roles/developerconnect.admin';
-const ROLES = [VIEWER, ADMIN, 'roles/viewer', 'roles/owner'];
+const INSIGHTS_VIEWER = 'roles/developerconnect.insightsViewer';
+const INSIGHTS_ADMIN = 'roles/developerconnect.insightsAdmin';
+const OAUTH_USER = 'roles/developerconnect.oauthUser';
+const OAUTH_ADMIN = 'roles/developerconnect.oauthAdmin';
+const ROLES = [VIEWER, ADMIN, INSIGHTS_VIEWER, INSIGHTS_ADMIN, OAUTH_USER, OAUTH_ADMIN, 'roles/viewer', 'roles/owner'];
+const CONNECTOR = { providerOauthConfig: { systemProviderId: 'GITHUB', scopes: ['repo'] } };
+const INSIGHTS = { appHubApplication: 'projects/matrix/locations/us-central1/applications/shop' };
+const LINK = { cloneUri: 'https://github.com/acme/repo.git' };
 /** The service account whose key is deleted; it is owner of the project, so only the deletion can refuse it. */
 const DELETED_KEY_ACCOUNT = { project: 'matrix', name: 'deleted-key' };
 const DELETED_KEY_MEMBER = 'serviceAccount:deleted-key@matrix.iam.gserviceaccount.com';
@@ -64,6 +72,13 @@ interface Fixture {
   /** The done operation that created `connection`. */
   doneOperation: string;
   connection: string;
+  /** Existing resources of the other collections, each with one to delete per transport. */
+  link: string;
+  doomedLink: Record<Transport, string>;
+  accountConnector: string;
+  doomedAccountConnector: Record<Transport, string>;
+  insightsConfig: string;
+  doomedInsightsConfig: Record<Transport, string>;
   /** Running (the server waits 10 minutes before any commit): cancelled, then deleted, by the permitted caller. */
   runningOperation: Record<Transport, string>;
   doomedConnection: Record<Transport, string>;
@@ -71,16 +86,73 @@ interface Fixture {
 
 interface Row {
   method: DescMethod;
-  /** The permission checked on `request[on]`; none for TestIamPermissions. */
+  /** The permission checked on the request field `on`; none for TestIamPermissions. */
   permission?: string;
   /** The least role that grants it: the permitted caller holds it on projects/matrix, the other caller on projects/other. */
   role: string;
-  on: 'name' | 'parent' | 'resource';
+  /** The request field naming the resource; a path for updates (`connection.name`). */
+  on: 'name' | 'parent' | 'resource' | 'connection.name' | 'accountConnector.name' | 'insightsConfig.name';
   /** The request, proto3 JSON. */
   request(f: Fixture, transport: Transport): JsonObject;
   /** Its REST form; none for gRPC-only methods. */
   rest?(request: JsonObject): RestRequest;
   permitted(f: Fixture, transport: Transport): Expected;
+}
+
+
+/** A request field by its path (`connection.name`). */
+function field(request: JsonObject, path: string): string {
+  let value: unknown = request;
+  for (const key of path.split('.')) value = (value as JsonObject | undefined)?.[key];
+  return String(value);
+}
+
+const METHODS_OF: Record<string, DescService> = { insightsConfigs: InsightsConfigService };
+const capital = (s: string) => s[0]!.toUpperCase() + s.slice(1);
+
+/** The matrix rows of a resource's standard methods: create, get, list, delete, and update when given. */
+function standardRows(r: {
+  plural: string;
+  idField: string;
+  resourceField: 'gitRepositoryLink' | 'accountConnector' | 'insightsConfig';
+  body: JsonObject;
+  viewer: string;
+  admin: string;
+  parent(f: Fixture): string;
+  existing(f: Fixture): string;
+  doomed(f: Fixture): Record<Transport, string>;
+  update?: DescMethod;
+}): Row[] {
+  const service = METHODS_OF[r.plural] ?? DeveloperConnect;
+  const singular = capital(r.resourceField);
+  const method = (name: string) => service.methods.find((m) => m.name === name)!;
+  const permission = (verb: string) => `developerconnect.${r.plural}.${verb}`;
+  const rows: Row[] = [
+    { method: method(`Create${singular}`), permission: permission('create'), role: r.admin, on: 'parent',
+      request: (f, t) => ({ parent: r.parent(f), [r.idField]: `created-${t}`, [r.resourceField]: r.body }),
+      rest: (q) => ({ verb: 'POST', path: `/v1/${String(q.parent)}/${r.plural}?${r.idField}=${String(q[r.idField])}`, body: r.body }),
+      permitted: (f, t) => operationOf('create', `${r.parent(f)}/${r.plural}/created-${t}`) },
+    { method: method(`Get${singular}`), permission: permission('get'), role: r.viewer, on: 'name',
+      request: (f) => ({ name: r.existing(f) }),
+      rest: (q) => ({ verb: 'GET', path: `/v1/${String(q.name)}` }),
+      permitted: (f) => ok((body) => assert.equal(body.name, r.existing(f))) },
+    { method: method(`List${singular}s`), permission: permission('list'), role: r.viewer, on: 'parent',
+      request: (f) => ({ parent: r.parent(f) }),
+      rest: (q) => ({ verb: 'GET', path: `/v1/${String(q.parent)}/${r.plural}` }),
+      permitted: (f) => ok((body) => assert.ok(names(body[r.plural]).includes(r.existing(f)), JSON.stringify(body))) },
+    { method: method(`Delete${singular}`), permission: permission('delete'), role: r.admin, on: 'name',
+      request: (f, t) => ({ name: r.doomed(f)[t] }),
+      rest: (q) => ({ verb: 'DELETE', path: `/v1/${String(q.name)}` }),
+      permitted: (f, t) => operationOf('delete', r.doomed(f)[t]) },
+  ];
+  const update = r.update;
+  if (update) {
+    rows.push({ method: update, permission: permission('update'), role: r.admin, on: `${r.resourceField as 'accountConnector' | 'insightsConfig'}.name`,
+      request: (f) => ({ [r.resourceField]: { ...r.body, name: r.existing(f), labels: { env: 'prod' } } }),
+      rest: (q) => ({ verb: 'PATCH', path: `/v1/${field(q, `${r.resourceField}.name`)}`, body: q[r.resourceField] as JsonObject }),
+      permitted: (f) => operationOf('update', r.existing(f)) });
+  }
+  return rows;
 }
 
 const emptyResponse = ok((body) => assert.deepEqual(body, {}));
@@ -132,6 +204,22 @@ const ROWS: Row[] = [
     request: (f, t) => ({ name: f.doomedConnection[t] }),
     rest: (r) => ({ verb: 'DELETE', path: `/v1/${r.name}` }),
     permitted: (f, t) => operationOf('delete', f.doomedConnection[t]) },
+  { method: DeveloperConnect.method.updateConnection, permission: 'developerconnect.connections.update', role: ADMIN, on: 'connection.name',
+    request: (f) => ({ connection: { name: f.connection, labels: { env: 'prod' } }, updateMask: 'labels' }),
+    rest: (r) => ({ verb: 'PATCH', path: `/v1/${field(r, 'connection.name')}?updateMask=labels`, body: r.connection as JsonObject }),
+    permitted: (f) => operationOf('update', f.connection) },
+  ...standardRows({
+    plural: 'gitRepositoryLinks', idField: 'gitRepositoryLinkId', resourceField: 'gitRepositoryLink', body: LINK, viewer: VIEWER, admin: ADMIN,
+    parent: (f) => f.connection, existing: (f) => f.link, doomed: (f) => f.doomedLink,
+  }),
+  ...standardRows({
+    plural: 'accountConnectors', idField: 'accountConnectorId', resourceField: 'accountConnector', body: CONNECTOR, viewer: OAUTH_USER, admin: OAUTH_ADMIN,
+    parent: () => LOCATION, existing: (f) => f.accountConnector, doomed: (f) => f.doomedAccountConnector, update: DeveloperConnect.method.updateAccountConnector,
+  }),
+  ...standardRows({
+    plural: 'insightsConfigs', idField: 'insightsConfigId', resourceField: 'insightsConfig', body: INSIGHTS, viewer: INSIGHTS_VIEWER, admin: INSIGHTS_ADMIN,
+    parent: () => LOCATION, existing: (f) => f.insightsConfig, doomed: (f) => f.doomedInsightsConfig, update: InsightsConfigService.method.updateInsightsConfig,
+  }),
   { method: IAMPolicy.method.getIamPolicy, permission: 'resourcemanager.projects.getIamPolicy', role: 'roles/viewer', on: 'resource',
     request: () => ({ resource: PROJECT }),
     rest: (r) => ({ verb: 'POST', path: `/v1/${r.resource}:getIamPolicy`, body: {} }),
@@ -170,7 +258,7 @@ const DENIED: { name: string; token(tokens: Tokens, row: Row): string | undefine
 ];
 
 function refusedByIam(row: Row, request: JsonObject): Expected {
-  return row.permission === undefined ? ok((body) => assert.deepEqual(body, {}, 'holds none of the permissions')) : iamDenied(row.permission, String(request[row.on]));
+  return row.permission === undefined ? ok((body) => assert.deepEqual(body, {}, 'holds none of the permissions')) : iamDenied(row.permission, field(request, row.on));
 }
 
 describe('authentication and IAM of every method, REST and gRPC', () => {
@@ -195,7 +283,12 @@ describe('authentication and IAM of every method, REST and gRPC', () => {
     operations: await asOwner({ verb: 'GET', path: `/v1/${LOCATION}/operations?pageSize=1000` }),
     connections: await asOwner({ verb: 'GET', path: `/v1/${LOCATION}/connections?pageSize=1000` }),
     policy: await asOwner({ verb: 'POST', path: `/v1/${PROJECT}:getIamPolicy`, body: {} }),
+    links: await asOwner({ verb: 'GET', path: `/v1/${LOCATION}/connections/existing/gitRepositoryLinks?pageSize=1000` }),
+    accountConnectors: await asOwner({ verb: 'GET', path: `/v1/${LOCATION}/accountConnectors?pageSize=1000` }),
+    insightsConfigs: await asOwner({ verb: 'GET', path: `/v1/${LOCATION}/insightsConfigs?pageSize=1000` }),
   });
+  const seed = (collection: string, idField: string, id: string, body: JsonObject) =>
+    asOwner({ verb: 'POST', path: `/v1/${collection}?${idField}=${id}`, body });
 
   before(async () => {
     const known = await dataDirWithKnownSigningKey();
@@ -208,6 +301,13 @@ describe('authentication and IAM of every method, REST and gRPC', () => {
     const done = await createConnection('existing');
     const doomed = { rest: `${LOCATION}/connections/doomed-rest`, grpc: `${LOCATION}/connections/doomed-grpc` };
     const seeding = [done, await createConnection('doomed-rest'), await createConnection('doomed-grpc')];
+    const links = `${LOCATION}/connections/existing/gitRepositoryLinks`;
+    for (const id of ['existing', 'doomed-rest', 'doomed-grpc']) {
+      seeding.push(await seed(links, 'gitRepositoryLinkId', id, LINK));
+      seeding.push(await seed(`${LOCATION}/accountConnectors`, 'accountConnectorId', id, CONNECTOR));
+      seeding.push(await seed(`${LOCATION}/insightsConfigs`, 'insightsConfigId', id, INSIGHTS));
+    }
+    const pair = (collection: string) => ({ rest: `${collection}/doomed-rest`, grpc: `${collection}/doomed-grpc` });
     for (const operation of seeding) {
       for (let i = 0; (await asOwner({ verb: 'GET', path: `/v1/${operation.name}` })).done !== true; i++) {
         assert.ok(i < 500, `${operation.name} is not done`);
@@ -223,6 +323,12 @@ describe('authentication and IAM of every method, REST and gRPC', () => {
       missingOperation: `${LOCATION}/operations/operation-1-00`,
       doneOperation: String(done.name),
       connection: `${LOCATION}/connections/existing`,
+      link: `${links}/existing`,
+      doomedLink: pair(links),
+      accountConnector: `${LOCATION}/accountConnectors/existing`,
+      doomedAccountConnector: pair(`${LOCATION}/accountConnectors`),
+      insightsConfig: `${LOCATION}/insightsConfigs/existing`,
+      doomedInsightsConfig: pair(`${LOCATION}/insightsConfigs`),
       runningOperation: { rest: String((await createConnection('running-rest')).name), grpc: String((await createConnection('running-grpc')).name) },
       doomedConnection: doomed,
     };

@@ -280,7 +280,7 @@ for (const transport of ['grpc', 'rest'] as const) {
       const duplicate = { code: gax.Status.ALREADY_EXISTS, http: 409, status: 'ALREADY_EXISTS', reason: 'RESOURCE_ALREADY_EXISTS' };
       await assertRpcError(transport, onFast.call('createGitRepositoryLink', link), duplicate, created.name);
 
-      await assertRpcError(transport, onFast.call('listAccountConnectors', { parent: parentOf(project) }), UNIMPLEMENTED);
+      await assertRpcError(transport, onFast.call('listUsers', { parent: `${parentOf(project)}/accountConnectors/a` }), UNIMPLEMENTED);
     });
   });
 }

@@ -5,6 +5,10 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
+import * as grpc from '@grpc/grpc-js';
+import { DeveloperConnect } from '../../src/gen/google/cloud/developerconnect/v1/developer_connect_pb.js';
+import { InsightsConfigService } from '../../src/gen/google/cloud/developerconnect/v1/insights_config_pb.js';
+import { Code, grpcCall } from '../support/auth-matrix-helpers.js';
 import { PARENT, rest, startTestServer, untilDone, type JsonResponse, type TestServer } from '../support/server.js';
 
 type Json = Record<string, unknown>;
@@ -147,6 +151,70 @@ describe('standard methods over REST, instant operations', () => {
     doneResponse(await rest(server.url, 'DELETE', `/v1/${String(connection.name)}/gitRepositoryLinks/repo-b`));
     doneResponse(await rest(server.url, 'DELETE', `/v1/${String(connection.name)}`));
     rpcError(await rest(server.url, 'GET', `/v1/${String(link.name)}`), 404, 'NOT_FOUND');
+  });
+});
+
+describe('the same standard methods on InsightsConfigs and AccountConnectors, over REST and gRPC', () => {
+  let server: TestServer;
+  let client: grpc.Client;
+  before(async () => {
+    server = await startTestServer({ operationDelayMs: 0 });
+    client = new grpc.Client(`127.0.0.1:${server.port}`, grpc.credentials.createInsecure());
+  });
+  after(async () => {
+    client.close();
+    await server.stop();
+  });
+
+  test('InsightsConfigs: create (COMPLETE), get, list with filter, a full replace without update_mask, delete', async () => {
+    const base = `/v1/${PARENT}/insightsConfigs`;
+    const made = doneResponse(await rest(server.url, 'POST', `${base}?insightsConfigId=app`, { appHubApplication: 'projects/demo/locations/us-central1/applications/shop', labels: { t: 'a' } }));
+    assert.equal(made.name, `${PARENT}/insightsConfigs/app`);
+    assert.equal(made.state, 'COMPLETE');
+    assert.deepEqual((await rest(server.url, 'GET', `/v1/${String(made.name)}`)).body, made);
+    doneResponse(await rest(server.url, 'POST', `${base}?insightsConfigId=other`, { projects: { projectIds: ['demo'] } }));
+    const filtered = await rest(server.url, 'GET', `${base}?filter=${encodeURIComponent('labels.t = a')}`);
+    assert.deepEqual((filtered.body.insightsConfigs as Json[]).map((c) => c.name), [made.name]);
+    // UpdateInsightsConfig has no update_mask: the request replaces every field a client may set (AIP-134).
+    const replaced = doneResponse(await rest(server.url, 'PATCH', `/v1/${String(made.name)}`, { projects: { projectIds: ['demo', 'demo-2'] } }));
+    assert.equal(replaced.appHubApplication, undefined);
+    assert.deepEqual((replaced.projects as Json).projectIds, ['demo', 'demo-2']);
+    assert.equal(replaced.labels, undefined);
+    assert.equal(replaced.createTime, made.createTime);
+    doneResponse(await rest(server.url, 'DELETE', `/v1/${String(made.name)}`));
+    rpcError(await rest(server.url, 'GET', `/v1/${String(made.name)}`), 404, 'NOT_FOUND');
+  });
+
+  test('AccountConnectors: create, an update whose omitted update_mask means the fields it sets, delete with etag', async () => {
+    const base = `/v1/${PARENT}/accountConnectors`;
+    const oauth = { providerOauthConfig: { systemProviderId: 'GITHUB', scopes: ['repo'] } };
+    const made = doneResponse(await rest(server.url, 'POST', `${base}?accountConnectorId=gh`, { ...oauth, labels: { a: '1' }, annotations: { n: 'x' } }));
+    assert.ok(made.etag && made.createTime);
+    const updated = doneResponse(await rest(server.url, 'PATCH', `/v1/${String(made.name)}`, { labels: { b: '2' } }));
+    assert.deepEqual(updated.labels, { b: '2' });
+    assert.deepEqual(updated.annotations, { n: 'x' }, 'not set in the request: unchanged');
+    assert.deepEqual(updated.providerOauthConfig, made.providerOauthConfig);
+    rpcError(await rest(server.url, 'DELETE', `/v1/${String(made.name)}?etag=${String(made.etag)}`), 409, 'ABORTED');
+    doneResponse(await rest(server.url, 'DELETE', `/v1/${String(made.name)}?etag=${String(updated.etag)}&force=true`));
+  });
+
+  test('over gRPC: the InsightsConfigService and AccountConnector methods answer as over REST', async () => {
+    const created = await grpcCall(
+      client,
+      InsightsConfigService.method.createInsightsConfig,
+      { parent: PARENT, insightsConfigId: 'grpc-app', insightsConfig: { appHubApplication: 'projects/demo/locations/us-central1/applications/x' } },
+      undefined,
+    );
+    assert.equal(created.code, Code.OK, created.message);
+    assert.equal(created.body.done, true);
+    const got = await grpcCall(client, InsightsConfigService.method.getInsightsConfig, { name: `${PARENT}/insightsConfigs/grpc-app` }, undefined);
+    assert.equal(got.body.state, 'COMPLETE');
+    const missing = await grpcCall(client, DeveloperConnect.method.getAccountConnector, { name: `${PARENT}/accountConnectors/none` }, undefined);
+    assert.equal(missing.status, 'NOT_FOUND');
+    const badId = await grpcCall(client, DeveloperConnect.method.createAccountConnector, { parent: PARENT, accountConnectorId: 'Bad_Id', accountConnector: {} }, undefined);
+    assert.equal(badId.status, 'INVALID_ARGUMENT');
+    const events = await grpcCall(client, InsightsConfigService.method.listDeploymentEvents, { parent: `${PARENT}/insightsConfigs/grpc-app` }, undefined);
+    assert.equal(events.status, 'UNIMPLEMENTED', 'DeploymentEvents are not served yet');
   });
 });
 

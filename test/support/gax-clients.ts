@@ -46,12 +46,12 @@ export const CLIENT_CONFIG: gax.ClientConfig = {
         UpdateConnection: { timeout_millis: 60000, retry_codes_name: 'unavailable', retry_params_name: 'unavailable' },
         CreateGitRepositoryLink: { timeout_millis: 60000, retry_codes_name: 'unavailable', retry_params_name: 'unavailable' },
         ListGitRepositoryLinks: { retry_codes_name: 'non_idempotent', retry_params_name: 'default' },
-        ListAccountConnectors: { retry_codes_name: 'non_idempotent', retry_params_name: 'default' },
+        ListUsers: { retry_codes_name: 'non_idempotent', retry_params_name: 'default' },
       },
     },
   },
 };
-const METHODS = ['getConnection', 'createConnection', 'updateConnection', 'createGitRepositoryLink', 'listGitRepositoryLinks', 'listAccountConnectors'] as const;
+const METHODS = ['getConnection', 'createConnection', 'updateConnection', 'createGitRepositoryLink', 'listGitRepositoryLinks', 'listUsers'] as const;
 export type MethodName = (typeof METHODS)[number];
 
 export type Transport = 'grpc' | 'rest';

@@ -1,0 +1,24 @@
+import { defineResource } from '../../api/resource-module.js';
+import { AccountConnectorSchema, DeveloperConnect } from '../../gen/google/cloud/developerconnect/v1/developer_connect_pb.js';
+
+/** An OAuth client of a provider (GitHub, GitLab, …) through which users connect their own accounts; its Users live below it. */
+export const accountConnectors = defineResource({
+  schema: AccountConnectorSchema,
+  methods: {
+    create: DeveloperConnect.method.createAccountConnector,
+    get: DeveloperConnect.method.getAccountConnector,
+    list: DeveloperConnect.method.listAccountConnectors,
+    update: DeveloperConnect.method.updateAccountConnector,
+    delete: DeveloperConnect.method.deleteAccountConnector,
+  },
+  filterFields: {
+    name: 'string',
+    etag: 'string',
+    'provider_oauth_config.system_provider_id': 'string',
+    create_time: 'timestamp',
+    update_time: 'timestamp',
+    'labels.*': 'string',
+    'annotations.*': 'string',
+  },
+  orderFields: ['name', 'create_time', 'update_time'],
+});

@@ -1,4 +1,6 @@
 import { randomBytes } from 'node:crypto';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { fromBinary } from '@bufbuild/protobuf';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pino, type Logger } from 'pino';
@@ -7,6 +9,7 @@ import { LocationsApi } from './api/locations.js';
 import { MethodTable } from './api/methods.js';
 import { OperationsApi } from './api/operations.js';
 import { PageTokens } from './api/page-token.js';
+import { SecretVersions } from './api/secrets.js';
 import { StandardMethods } from './api/standard-methods.js';
 import { JwtAuthenticator } from './auth/jwt-authenticator.js';
 import { AllowEverything, NoAuthentication } from './auth/none.js';
@@ -15,6 +18,9 @@ import { TokenSigningKey } from './auth/signing-key.js';
 import { TokenEndpoint } from './auth/token-endpoint.js';
 import type { TrustedIssuer } from './auth/trusted-issuers.js';
 import { Engine } from './engine/engine.js';
+import { ConnectionSchema, GitRepositoryLinkSchema, type Connection, type GitRepositoryLink } from './gen/google/cloud/developerconnect/v1/developer_connect_pb.js';
+import { GitTokens } from './git/link-tokens.js';
+import { GIT_PROXY_PREFIX, GitProxy } from './git/proxy.js';
 import { bootstrapOwner, IamAuthorizer } from './iam/authorizer.js';
 import { IamPolicies } from './iam/policies.js';
 import { applyPolicyFile, loadPolicyFile } from './iam/policy-file.js';
@@ -44,6 +50,10 @@ export interface ServerOptions {
   trustedAudiences?: readonly string[];
   /** With `jwt`: a policy file applied at start (`--iam-policy`). */
   iamPolicyFile?: string;
+  /** `--secrets-file`: the values of the Secret Manager versions connections name (JSON: version name → value). */
+  secretsFile?: string;
+  /** The base URL clients reach this server at, for the URIs it hands out (git_proxy_uri); default `http://HOST:PORT`. */
+  publicUrl?: string;
   /** Also accept TLS on the same port (plaintext stays accepted): gRPC clients send credentials only over TLS. */
   tls?: TlsOptions;
   logger?: Logger;
@@ -73,7 +83,11 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     await store.close();
     throw error;
   });
-  const resourceMethods = RESOURCES.flatMap((module) => new StandardMethods(module, engine, store, tokens, { operationDelayMs: options.operationDelayMs }).entries());
+  let publicUrl = options.publicUrl ?? '';
+  const secrets = options.secretsFile ? SecretVersions.fromFile(options.secretsFile) : new SecretVersions();
+  const gitTokens = new GitTokens(secret(options.dataDir, 'git-token.key'));
+  const deps = { store, tokens, secrets, gitTokens, publicUrl: () => publicUrl };
+  const resourceMethods = RESOURCES.flatMap((module) => new StandardMethods(module, engine, deps, { operationDelayMs: options.operationDelayMs }).entries());
   const methods = new MethodTable(
     {
       operations: new OperationsApi(engine, tokens),
@@ -90,9 +104,17 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   // Assertions are accepted for any audience ending in /token: the server's own URL is not known before it listens.
   const tokenEndpoint = new TokenEndpoint({ store, signingKey });
   const rest = new RestTransport(services, methods, auth.authenticator, log.child({ component: 'rest' }), tokenEndpoint.handle);
-  const listener = new DualProtocolListener(grpcServer, rest.handle, options.tls);
+  const gitProxy = new GitProxy({
+    tokens: gitTokens,
+    lookup: (link) => linkWithConnection(store, link),
+    secret: (version, field, resource) => secrets.value(version, field, resource),
+    log: log.child({ component: 'git-proxy' }),
+  });
+  const http = (req: IncomingMessage, res: ServerResponse) => (req.url?.startsWith(GIT_PROXY_PREFIX) ? gitProxy.handle(req, res) : rest.handle(req, res));
+  const listener = new DualProtocolListener(grpcServer, http, options.tls);
   const address = await listener.listen(options.host, options.port);
   const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+  publicUrl ||= `http://${host}:${address.port}`;
 
   let closing: Promise<void> | undefined;
   return {
@@ -133,6 +155,14 @@ async function authentication(
     authorizer: new IamAuthorizer(policies),
     createdOwner: created ? owner : undefined,
   };
+}
+
+/** A link and its connection, decoded, for the git proxy. */
+async function linkWithConnection(store: Store, name: string): Promise<{ link: GitRepositoryLink; connection: Connection } | undefined> {
+  const link = await store.getResource(name);
+  const connection = link && (await store.getResource(link.parent));
+  if (!link || !connection) return undefined;
+  return { link: fromBinary(GitRepositoryLinkSchema, link.data), connection: fromBinary(ConnectionSchema, connection.data) };
 }
 
 /** A 32-byte secret kept in the data directory, created on first start, so tokens outlive restarts. */

@@ -43,7 +43,7 @@ export class MethodTable {
       this.entries.set(entry.method.parent.typeName + '.' + entry.method.name, {
         permission: entry.permission,
         resourceOf: entry.resourceOf,
-        implementation: (request) => entry.run(request),
+        implementation: (request, context) => entry.run(request, context),
       });
     }
     const resource = (r: { resource: string }) => r.resource;

@@ -1,4 +1,8 @@
 import type { DescMessage, DescMethod, Message, MessageShape } from '@bufbuild/protobuf';
+import type { GitTokens } from '../git/link-tokens.js';
+import type { ResourceRecord, ResourceStore } from '../store/store.js';
+import type { PageTokens } from './page-token.js';
+import type { SecretVersions } from './secrets.js';
 import type { CallContext } from './context.js';
 import type { FieldType } from './filter.js';
 import type { MaybePromise } from '../common/maybe-promise.js';
@@ -6,10 +10,28 @@ import type { MaybePromise } from '../common/maybe-promise.js';
 /** A method of a resource beyond the standard ones (AIP-136), served through the same table and checks. */
 export interface CustomMethod {
   method: DescMethod;
-  /** The IAM permission, checked on the request field `on` before the method runs. */
+  /** The IAM permission, checked on the resource named by the request field `on` before the method runs. */
   permission: string;
   on: string;
   run(request: Message, context: CallContext): MaybePromise<Message>;
+}
+
+/** What a resource's hooks and custom methods may use of the server. */
+export interface ResourceDeps {
+  store: ResourceStore;
+  /** Page tokens of List-like custom methods (FetchGitRefs). */
+  tokens: PageTokens;
+  secrets: SecretVersions;
+  gitTokens: GitTokens;
+  /** The server's own base URL (`http://127.0.0.1:8080`), known once it listens. */
+  publicUrl(): string;
+}
+
+/** What `derive` knows besides the resource. */
+export interface DeriveContext {
+  /** The stored parent, for a resource under another (a link's connection). */
+  parent?: ResourceRecord;
+  publicUrl: string;
 }
 
 /** What a resource's module may do when the server writes it, beyond the fields every resource has. */
@@ -20,7 +42,7 @@ export interface ResourceHooks<R extends DescMessage> {
    * Sets server-kept fields that follow from the rest (a connection's installation_state), on create
    * and on update, in place, after the client's fields are applied.
    */
-  derive?(resource: MessageShape<R>): void;
+  derive?(resource: MessageShape<R>, context: DeriveContext): void;
 }
 
 /**
@@ -40,11 +62,6 @@ export interface ResourceModule<R extends DescMessage = DescMessage> {
   hooks?: ResourceHooks<R>;
   /** Methods of its own, made once the server's parts exist. */
   custom?: (deps: ResourceDeps) => CustomMethod[];
-}
-
-/** What custom methods may use. */
-export interface ResourceDeps {
-  getResource(name: string): Promise<Message | undefined>;
 }
 
 /** Declares a module with its message type carried through to its hooks. */

@@ -13,10 +13,11 @@ import { RequestIdReusedError, type OperationRecord, type RequestKey, type Resou
 import { listPage } from './list-page.js';
 import { assertKnownLocation } from './locations.js';
 import { rememberEncoded, toOperationMessage } from './operation-message.js';
-import type { PageTokens } from './page-token.js';
 import { pause } from './pause.js';
 import { requestIdentity, requestIdReused } from './request-id.js';
-import type { ResourceModule } from './resource-module.js';
+import type { CallContext } from './context.js';
+import type { MaybePromise } from '../common/maybe-promise.js';
+import type { ResourceDeps, ResourceModule } from './resource-module.js';
 import { ResourceSchema } from './resource-schema.js';
 
 // AIP-122: resource ids are lowercase letters, digits and hyphens, starting with a letter.
@@ -41,7 +42,7 @@ export interface MethodEntry {
   method: DescMethod;
   permission: string;
   resourceOf(request: Message): string;
-  run(request: Message): Promise<Message>;
+  run(request: Message, context: CallContext): MaybePromise<Message>;
 }
 
 /**
@@ -53,14 +54,15 @@ export interface MethodEntry {
 export class StandardMethods {
   readonly schema: ResourceSchema;
   private readonly typeUrl: string;
+  private readonly store: ResourceStore;
 
   constructor(
     private readonly module: ResourceModule,
     private readonly engine: Engine,
-    private readonly store: ResourceStore,
-    private readonly tokens: PageTokens,
+    private readonly deps: ResourceDeps,
     private readonly options: { operationDelayMs: number },
   ) {
+    this.store = deps.store;
     this.schema = new ResourceSchema(module.schema);
     this.typeUrl = `type.googleapis.com/${module.schema.typeName}`;
     const { create: c, update: u, delete: d } = module.methods;
@@ -84,6 +86,9 @@ export class StandardMethods {
       rows.push({ method: update, permission: permission('update'), resourceOf, run: (r) => this.update(update, r) });
     }
     if (d) rows.push({ method: d, permission: permission('delete'), resourceOf: field('name'), run: (r) => this.delete(d, r) });
+    for (const custom of this.module.custom?.(this.deps) ?? []) {
+      rows.push({ method: custom.method, permission: custom.permission, resourceOf: field(custom.on), run: custom.run });
+    }
     return rows;
   }
 
@@ -109,7 +114,6 @@ export class StandardMethods {
     fields.name = name;
     if (this.schema.field('uid')) fields.uid = randomUUID();
     if (this.schema.field('etag')) fields.etag = newEtag();
-    this.module.hooks?.derive?.(resource as never);
     const require = this.createPreconditions(name, parent);
     const input: WriteInput = { data: encode(this.module.schema, resource), validateOnly: flag(r.validateOnly), require };
     return this.start({ parent: locationOf(name), kind: this.kind('create'), input: JSON.stringify(input), verb: 'create', target: name, require }, identity, r);
@@ -126,6 +130,7 @@ export class StandardMethods {
       if (stored && stored.etag === etag) return { response: { typeUrl: this.typeUrl, value: stored.data } };
     }
     this.stampTimes(fields, true);
+    await this.derive(resource);
     const record = this.record(name, resource, etag);
     if (input.validateOnly) return { response: { typeUrl: this.typeUrl, value: record.data } };
     return { response: { typeUrl: this.typeUrl, value: record.data }, change: { require: input.require ?? this.createPreconditions(name, parentOf(name)), put: record } };
@@ -152,7 +157,7 @@ export class StandardMethods {
       orderBy: String(r.orderBy ?? ''),
       pageSize: Number(r.pageSize ?? 0),
       pageToken: String(r.pageToken ?? ''),
-      tokens: this.tokens,
+      tokens: this.deps.tokens,
     });
     return create(method.output, { [itemsField.localName]: page.items, nextPageToken: page.nextPageToken } as never);
   }
@@ -223,7 +228,7 @@ export class StandardMethods {
     const etag = newEtag();
     if (this.schema.field('etag')) fields.etag = etag;
     this.stampTimes(fields, false);
-    this.module.hooks?.derive?.(resource as never);
+    await this.derive(resource);
     const record = this.record(name, resource, etag);
     const response = { typeUrl: this.typeUrl, value: record.data };
     return input.validateOnly ? { response } : { response, change: { require, put: record } };
@@ -320,6 +325,15 @@ export class StandardMethods {
   private isImmutablePath(path: string): boolean {
     const field = this.schema.field(path.split('.')[0] ?? '');
     return field !== undefined && this.schema.has(field, FieldBehavior.IMMUTABLE);
+  }
+
+  /** The module's derived fields, with the stored parent of a nested resource at hand. */
+  private async derive(resource: Message): Promise<void> {
+    const derive = this.module.hooks?.derive;
+    if (!derive) return;
+    const name = String(fieldsOf(resource).name);
+    const parent = parentOf(name).split('/').length > 4 ? await this.store.getResource(parentOf(name)) : undefined;
+    derive(resource as never, { parent, publicUrl: this.deps.publicUrl() });
   }
 
   private stampTimes(fields: Record<string, unknown>, created: boolean): void {

@@ -22,6 +22,7 @@ import { Operations } from '../../src/gen/google/longrunning/operations_pb.js';
 import { newRsaPrivateKeyPem, selfSignedJwt } from '../support/auth.js';
 import {
   assertOutcome,
+  Code,
   bearer,
   dataDirWithKnownSigningKey,
   EXPIRED,
@@ -91,7 +92,7 @@ interface Row {
   /** The least role that grants it: the permitted caller holds it on projects/matrix, the other caller on projects/other. */
   role: string;
   /** The request field naming the resource; a path for updates (`connection.name`). */
-  on: 'name' | 'parent' | 'resource' | 'connection.name' | 'accountConnector.name' | 'insightsConfig.name';
+  on: 'name' | 'parent' | 'resource' | 'gitRepositoryLink' | 'connection.name' | 'accountConnector.name' | 'insightsConfig.name';
   /** The request, proto3 JSON. */
   request(f: Fixture, transport: Transport): JsonObject;
   /** Its REST form; none for gRPC-only methods. */
@@ -220,6 +221,21 @@ const ROWS: Row[] = [
     plural: 'insightsConfigs', idField: 'insightsConfigId', resourceField: 'insightsConfig', body: INSIGHTS, viewer: INSIGHTS_VIEWER, admin: INSIGHTS_ADMIN,
     parent: () => LOCATION, existing: (f) => f.insightsConfig, doomed: (f) => f.doomedInsightsConfig, update: InsightsConfigService.method.updateInsightsConfig,
   }),
+  ...(['FetchGitRefs', 'FetchReadToken', 'FetchReadWriteToken'] as const).map((name): Row => ({
+    method: DeveloperConnect.methods.find((m) => m.name === name)!,
+    permission: `developerconnect.gitRepositoryLinks.${name[0]!.toLowerCase()}${name.slice(1)}`,
+    role: name === 'FetchGitRefs' ? 'roles/viewer' : 'roles/owner',
+    on: 'gitRepositoryLink',
+    request: (f): JsonObject => (name === 'FetchGitRefs' ? { gitRepositoryLink: f.link, refType: 'BRANCH' } : { gitRepositoryLink: f.link }),
+    rest: (q) =>
+      name === 'FetchGitRefs'
+        ? { verb: 'GET', path: `/v1/${String(q.gitRepositoryLink)}:fetchGitRefs?refType=BRANCH` }
+        : { verb: 'POST', path: `/v1/${String(q.gitRepositoryLink)}:${name[0]!.toLowerCase()}${name.slice(1)}`, body: {} },
+    // The fixture's link is on github.com, which the server does not call: the method's own answer.
+    permitted: () => ({
+      error: { code: Code.FAILED_PRECONDITION, message: /github\.com, which devconnect-emulator does not call/, reason: 'HOST_NOT_REACHABLE', domain: 'developerconnect.googleapis.com' },
+    }),
+  })),
   { method: IAMPolicy.method.getIamPolicy, permission: 'resourcemanager.projects.getIamPolicy', role: 'roles/viewer', on: 'resource',
     request: () => ({ resource: PROJECT }),
     rest: (r) => ({ verb: 'POST', path: `/v1/${r.resource}:getIamPolicy`, body: {} }),

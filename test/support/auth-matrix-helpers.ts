@@ -109,7 +109,7 @@ export interface ExpectedError {
 /** An error, or a success whose response `check` inspects. */
 export type Expected = { error: ExpectedError } | { ok: (body: JsonObject) => void };
 
-const HTTP_STATUS: Partial<Record<Code, number>> = { [Code.UNAUTHENTICATED]: 401, [Code.PERMISSION_DENIED]: 403, [Code.NOT_FOUND]: 404 };
+const HTTP_STATUS: Partial<Record<Code, number>> = { [Code.UNAUTHENTICATED]: 401, [Code.PERMISSION_DENIED]: 403, [Code.NOT_FOUND]: 404, [Code.FAILED_PRECONDITION]: 400 };
 
 export function assertOutcome(outcome: Outcome, expected: Expected, transport: Transport): void {
   const seen = JSON.stringify({ code: Code[outcome.code], message: outcome.message, errorInfo: outcome.errorInfo, body: outcome.body });

@@ -1,5 +1,6 @@
 import { create } from '@bufbuild/protobuf';
 import { ApiError } from '../../common/errors.js';
+import { checkSecretVersions } from './secret-versions.js';
 import { defineResource } from '../../api/resource-module.js';
 import {
   ConnectionSchema,
@@ -40,6 +41,7 @@ export const connections = defineResource({
           `${field} must set one provider configuration: githubConfig, githubEnterpriseConfig, gitlabConfig, gitlabEnterpriseConfig, bitbucketDataCenterConfig, bitbucketCloudConfig, secureSourceManagerInstanceConfig or httpConfig.`,
         );
       }
+      checkSecretVersions(ConnectionSchema, connection, field);
     },
     derive(connection) {
       connection.installationState = installationState(connection);

@@ -29,6 +29,8 @@ interface ServeFlags {
   trustedIssuer: TrustedIssuer[];
   trustedAudience: string[];
   iamPolicy?: string;
+  secretsFile?: string;
+  publicUrl?: string;
   tlsCert?: string;
   tlsKey?: string;
   logLevel: string;
@@ -59,6 +61,8 @@ export function serveCommand(): Command {
     .option('--trusted-issuer <issuer=jwks-url>', 'with --auth jwt: accept access tokens of this OpenID Connect provider (repeatable)', collectIssuer, [])
     .option('--trusted-audience <aud>', "with --trusted-issuer: an 'aud' accepted in its tokens (repeatable; required, so tokens minted for other apps are refused)", collect, [])
     .option('--iam-policy <file>', 'with --auth jwt: apply the policies and groups of this file at start')
+    .option('--secrets-file <file>', 'JSON object of Secret Manager version name → value, for the secrets connections name (git host passwords and tokens)')
+    .option('--public-url <url>', 'the base URL clients reach this server at, for URIs it hands out (git_proxy_uri); default http://HOST:PORT')
     .option('--tls-cert <file>', 'PEM certificate chain: also accept TLS on the same port (gRPC clients send credentials only over TLS)')
     .option('--tls-key <file>', 'PEM private key of --tls-cert')
     .addOption(new Option('--log-level <level>', 'log level').choices(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'))
@@ -78,6 +82,8 @@ export function serveCommand(): Command {
         trustedIssuers: opts.trustedIssuer,
         trustedAudiences: opts.trustedAudience,
         iamPolicyFile: opts.iamPolicy,
+        secretsFile: opts.secretsFile,
+        publicUrl: opts.publicUrl,
         logger,
       });
       if (opts.auth === 'none') {

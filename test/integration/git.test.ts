@@ -159,6 +159,12 @@ describe('git methods against a real git host', () => {
     ok(await call('PATCH', `/v1/${connection}?updateMask=disabled`, { disabled: false }));
 
     refused(await call('GET', `/v1/${connection}/gitRepositoryLinks/none:fetchGitRefs?refType=BRANCH`), 404, 'NOT_FOUND', /was not found/);
+    // Listings come from providers' own APIs, which a generic git host has none of and the public ones are not called.
+    refused(await call('GET', `/v1/${connection}:fetchLinkableGitRepositories`), 400, 'FAILED_PRECONDITION', /generic HTTP git host, which has no API that lists/);
+    refused(await call('GET', `/v1/${String(github.name)}:fetchLinkableGitRepositories`), 400, 'FAILED_PRECONDITION', /github\.com, which devconnect-emulator does not call/);
+    refused(await call('GET', `/v1/${String(github.name)}:fetchGitHubInstallations`), 400, 'FAILED_PRECONDITION', /installations .* github\.com/);
+    refused(await call('GET', `/v1/${connection}:fetchGitHubInstallations`), 400, 'FAILED_PRECONDITION', /not a GitHub connection/);
+    refused(await call('GET', `/v1/${PARENT}/connections/none:fetchLinkableGitRepositories`), 404, 'NOT_FOUND', /was not found/);
     const badSecret = await call('POST', `/v1/${PARENT}/connections?connectionId=bad-secret`, {
       httpConfig: { hostUri: host.url, bearerTokenAuthentication: { tokenSecretVersion: 'my-token' } },
     });

@@ -1,5 +1,6 @@
 import { create } from '@bufbuild/protobuf';
 import { ApiError } from '../../common/errors.js';
+import { providerMethods } from './provider-methods.js';
 import { checkSecretVersions } from './secret-versions.js';
 import { defineResource } from '../../api/resource-module.js';
 import {
@@ -47,6 +48,7 @@ export const connections = defineResource({
       connection.installationState = installationState(connection);
     },
   },
+  custom: providerMethods,
 });
 
 /**

@@ -112,9 +112,13 @@ function spawnServer(label: string, args: string[], timeoutMs = 20_000): Promise
   });
 }
 
-/** The emulator under test, built (dist/), in its own process with its own data directory. */
-export function startEmulator(operationDelay: string, nodeFlags: string[] = [], serveFlags: string[] = ['--auth', 'none']): Promise<Child> {
-  const dataDir = tempDir('devconnect-bench-');
+/** The emulator under test, built (dist/), in its own process with its own data directory (a new one unless given). */
+export function startEmulator(
+  operationDelay: string,
+  nodeFlags: string[] = [],
+  serveFlags: string[] = ['--auth', 'none'],
+  dataDir = tempDir('devconnect-bench-'),
+): Promise<Child> {
   const label = `emulator ${operationDelay} ${serveFlags.join(' ')}`;
   const started = spawnServer(label, [
     ...nodeFlags,

@@ -1,6 +1,7 @@
 import type { CancelSamples } from './cancel.js';
 import type { LoadResult } from './get-operation.js';
 import type { LifecycleResult } from './lifecycle.js';
+import type { DepthRow } from './list-depth.js';
 import { fmt, median, percentile, round, table } from './stats.js';
 
 /** CPU cost of one unit (request or lifecycle), measured around a round: server child from /proc, load generator from process.cpuUsage(). */
@@ -49,6 +50,8 @@ export interface Figures {
   cancel: { cancelToDone: ReturnType<typeof summarizeLatency>; cancelReply: ReturnType<typeof summarizeLatency>; getRoundTrip: ReturnType<typeof summarizeLatency> };
   /** Benchmark 4: GetOperation on an `--auth jwt` child (owner's bearer token) and on an `--auth none` child. */
   auth: { jwt: ReturnType<typeof summarizeLoad>; none: ReturnType<typeof summarizeLoad>; bodyBytes: { jwt: number; none: number }; tokenBytes: number };
+  /** Benchmark 5: first-page List latency with `shallow` and with `deep` resources (and operations) in the location. */
+  listDepth: { shallow: number; deep: number; seedSeconds: number; rows: DepthRow[] };
 }
 
 export function summarizeCancel(rounds: CancelSamples[]): Figures['cancel'] {
@@ -61,7 +64,7 @@ export function summarizeCancel(rounds: CancelSamples[]): Figures['cancel'] {
 
 /** Prints the table and the notes, then the BENCH_JSON line. */
 export function report(f: Figures): void {
-  const { getOperation: get, lifecycle: life, cancel, auth } = f;
+  const { getOperation: get, lifecycle: life, cancel, auth, listDepth: depth } = f;
   const ratios = {
     getRps: round(get.emulator.rps / get.baseline.rps, 3),
     getP99: round(get.emulator.p99Ms / get.baseline.p99Ms, 2),
@@ -79,6 +82,7 @@ export function report(f: Figures): void {
     lifecycleOpsPerSec: { goal: '>= 5000', value: life.emulator.opsPerSec, met: life.emulator.opsPerSec >= 5000 },
     cancelP99Ms: { goal: '<= 10', value: cancel.cancelToDone.p99Ms, met: cancel.cancelToDone.p99Ms <= 10 },
     authGetRpsRatio: { goal: '>= 0.85', value: ratios.authGetRps, met: ratios.authGetRps >= 0.85 },
+    listDepthRatio: { goal: '<= 2', value: Math.max(...depth.rows.map((r) => r.ratio)), met: depth.rows.every((r) => r.ratio <= 2) },
   };
   const yes = (met: boolean): string => (met ? 'yes' : 'NO');
   const x = (v: number): string => (Number.isFinite(v) ? `${v.toFixed(2)}x` : '-');
@@ -103,6 +107,12 @@ export function report(f: Figures): void {
     ),
   );
   console.log(
+    table(
+      ['5 List first page, p50 ms', `at ${fmt(depth.deep)}`, `at ${fmt(depth.shallow)}`, 'ratio', 'goal', 'met'],
+      depth.rows.map((r) => [r.label, fmt(r.deepMs, 2), fmt(r.shallowMs, 2), x(r.ratio), '<= 2x', yes(r.ratio <= 2)]),
+    ),
+  );
+  console.log(
     [
       `baselines: 1 = bare node:http child answering a fixed ${f.config.bodyBytes}-byte JSON body (autocannon, keep-alive; percentiles in whole ms);`,
       `  2 = the same loop against that server, whose POST reply says done (a ceiling of this machine's HTTP round trips with this load generator);`,
@@ -115,6 +125,8 @@ export function report(f: Figures): void {
       `  lifecycles emulator ${life.emulator.roundsOpsPerSec.join(', ')}/s, baseline ${life.baseline.roundsOpsPerSec.join(', ')}/s; GETs per lifecycle ${life.emulator.getsPerLifecycle};`,
       `  cancel→done p99 ${cancel.cancelToDone.roundsP99Ms.join(', ')} ms (${cancel.cancelToDone.samples} samples); :cancel reply itself p50 ${cancel.cancelReply.p50Ms} ms, p99 ${cancel.cancelReply.p99Ms} ms;`,
       `  auth jwt ${auth.jwt.roundsRps.join(', ')} req/s, none ${auth.none.roundsRps.join(', ')} (bodies ${auth.bodyBytes.jwt}/${auth.bodyBytes.none} bytes).`,
+      `  5 = the same Lists on a child with ${fmt(depth.shallow)} connections (and their create operations) in the location, one call at a time, default page size;`,
+      `      both children seeded through the store before they start (${depth.seedSeconds} s), rounds alternating.`,
     ].join('\n'),
   );
   const failures = get.emulator.failures + get.baseline.failures + life.emulator.errors + life.baseline.errors + auth.jwt.failures + auth.none.failures;

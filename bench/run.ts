@@ -3,17 +3,20 @@
  * child process; the load generators run in this process. Every figure is a median of rounds,
  * with its baseline measured in the same run, rounds interleaved. Ends with one `BENCH_JSON {...}` line.
  * Benchmark 4 compares two more emulator children: `--auth jwt` (the owner's bearer token on every request) and `--auth none`.
+ * Benchmark 5 compares List latency on a child with 200 connections in the location and on one with 50,000.
  *
  * Environment: BENCH_QUICK=1 (fewer, shorter rounds), BENCH_CPU_PROF=<dir> (V8 CPU profile of the
  * emulator child of benchmarks 1-2, written when it exits), BENCH_CHILD_STDERR=1 (show the children's stderr).
  */
 import { cpus } from 'node:os';
 import { resolve } from 'node:path';
+import { performance } from 'node:perf_hooks';
 import { runCancel, Waiter, type CancelSamples } from './cancel.js';
-import { cpuSeconds, startBaseline, startEmulator, type Child } from './children.js';
+import { cpuSeconds, startBaseline, startEmulator, tempDir, type Child } from './children.js';
 import { hammer, type LoadResult } from './get-operation.js';
 import { callJson, HttpClient } from './http-client.js';
 import { CREATE_BODY, PARENT, runLifecycle, type LifecycleResult } from './lifecycle.js';
+import { listLatencies, seedConnections, summarizeDepth } from './list-depth.js';
 import { report, summarizeCancel, summarizeLife, summarizeLoad, type Figures, type Metered } from './report.js';
 import { fmt, log, percentile, sleep } from './stats.js';
 import { issueToken } from '../src/cli/token.js';
@@ -30,6 +33,10 @@ const CONFIG = {
   cancelRounds: 3,
   cancelCount: quick ? 100 : 200,
   cancelParkMs: 15,
+  depthShallow: 200,
+  depthDeep: 50_000,
+  depthRounds: quick ? 3 : 5,
+  depthCalls: quick ? 20 : 50,
 };
 const GET_LOAD = { connections: CONFIG.getConnections, seconds: CONFIG.getSeconds };
 /** The bootstrap owner of a fresh `--auth jwt` data directory (serve's default --owner). */
@@ -129,6 +136,7 @@ async function main(): Promise<void> {
   await slow.stop();
 
   const auth = await authCost();
+  const listDepth = await listAtDepth();
 
   report({
     config: { ...CONFIG, bodyBytes: target.bytes, loadGenerator: LOADGEN, cpus: cpus().length, node: process.version },
@@ -136,7 +144,39 @@ async function main(): Promise<void> {
     lifecycle: { emulator: summarizeLife(lifeEmu), baseline: summarizeLife(lifeBase) },
     cancel: summarizeCancel(cancelRounds),
     auth,
+    listDepth,
   });
+}
+
+/**
+ * 5. List latency at depth: first pages of ListConnections (unfiltered; filtered by a label no
+ * connection has; ordered by create_time desc) and of ListOperations (error.code=1, which no
+ * operation has), on a child whose location holds 200 connections and their 200 create operations
+ * versus one holding 50,000 of each. Both are seeded through the store on their data directories
+ * before they start; calls one at a time, each child's rounds alternating with the other's.
+ */
+async function listAtDepth(): Promise<Figures['listDepth']> {
+  const { depthShallow, depthDeep } = CONFIG;
+  const dirs = { shallow: tempDir('devconnect-bench-shallow-'), deep: tempDir('devconnect-bench-deep-') };
+  const seeding = performance.now();
+  await seedConnections(dirs.shallow, depthShallow);
+  await seedConnections(dirs.deep, depthDeep);
+  const seedSeconds = (performance.now() - seeding) / 1000;
+  log(`list depth: seeded ${fmt(depthShallow)} and ${fmt(depthDeep)} connections (with their operations) in ${fmt(seedSeconds, 1)} s`);
+  const children = { shallow: await launch(startEmulator('0s', [], undefined, dirs.shallow)), deep: await launch(startEmulator('0s', [], undefined, dirs.deep)) };
+  const clients = { shallow: new HttpClient(children.shallow.url, 1), deep: new HttpClient(children.deep.url, 1) };
+  type Side = keyof typeof clients;
+  for (const side of ['shallow', 'deep'] as const) await listLatencies(clients[side], 5);
+  const rounds: Record<Side, number[][][]> = { shallow: [], deep: [] };
+  for (let i = 0; i < CONFIG.depthRounds; i++) {
+    const order: Side[] = i % 2 === 0 ? ['shallow', 'deep'] : ['deep', 'shallow'];
+    for (const side of order) rounds[side].push(await listLatencies(clients[side], CONFIG.depthCalls));
+    const medians = (side: Side) => rounds[side][i]!.map((samples) => fmt(percentile(samples, 50), 2)).join('/');
+    log(`list depth round ${i + 1}: p50 ms ${medians('shallow')} at ${fmt(depthShallow)}, ${medians('deep')} at ${fmt(depthDeep)}`);
+  }
+  for (const client of Object.values(clients)) client.close();
+  await Promise.all([children.shallow.stop(), children.deep.stop()]);
+  return { shallow: depthShallow, deep: depthDeep, seedSeconds: Math.round(seedSeconds * 10) / 10, rows: summarizeDepth(rounds.shallow, rounds.deep) };
 }
 
 /**

@@ -1,11 +1,11 @@
 import { fromBinary, type Message } from '@bufbuild/protobuf';
-import type { ResourceStore } from '../store/store.js';
+import type { ResourceIndex, ResourceStore, SortKey } from '../store/store.js';
 import { parseFilter, type FilterExpr, type FilterValue } from './filter.js';
 import { matchesFilter } from './filter-match.js';
 import { parseOrderBy, type OrderKey } from './order-by.js';
-import { MAX_PAGE_SIZE, pageSize, type PageTokens } from './page-token.js';
+import { pageSize, type PageTokens } from './page-token.js';
 import type { ResourceModule } from './resource-module.js';
-import { fieldValue } from './resource-schema.js';
+import { indexValues } from './resource-schema.js';
 
 export interface ListRequest {
   parent: string;
@@ -17,31 +17,46 @@ export interface ListRequest {
   tokens: PageTokens;
 }
 
+/** The fields that place a resource in a listing after its order_by fields: oldest first, then by name, so the order is total. */
+const POSITION_FIELDS = ['create_time', 'name'];
+
 /**
- * One page of an AIP-132 List of any resource: without filter and order_by straight from the
- * store's keyset pages (oldest first); with them, worked out in memory from every resource of the
- * parent, since the store keeps resources as opaque protos and can neither filter nor sort them.
+ * One page of an AIP-132 List of any resource, found by the store: without filter and order_by
+ * in the order resources were stored (oldest first); with them, through the index of the values
+ * the filter and order_by see (`resourceIndex`), written with every resource, so a page costs
+ * about the same with 200 resources in the parent as with 50,000.
  */
 export async function listPage(store: ResourceStore, module: ResourceModule, request: ListRequest): Promise<{ items: Message[]; nextPageToken: string }> {
   const filter = parseFilter(request.filter, module.filterFields);
   const order = parseOrderBy(request.orderBy, module.orderFields);
   const size = pageSize(request.pageSize);
-  const query = `${request.collection}|${request.parent}|${request.filter}|${request.orderBy}`;
+  const sorted = filter !== undefined || order.length > 0 ? { filter, order: positionKeys(order) } : undefined;
+  // A sorted listing's cursor is the store's position; `|position` makes a token from before it
+  // (a position worked out in memory) another request's, refused rather than misread.
+  const query = `${request.collection}|${request.parent}|${request.filter}|${request.orderBy}${sorted ? '|position' : ''}`;
   const after = request.tokens.read(query, request.pageToken);
-  const decode = (data: Uint8Array) => fromBinary(module.schema, data);
-  if (filter === undefined && order.length === 0) {
-    const page = await store.listResources({ parent: request.parent, collection: request.collection, pageSize: size, after });
-    return { items: page.items.map((r) => decode(r.data)), nextPageToken: request.tokens.issue(query, page.next) };
-  }
-  const all: Message[] = [];
-  let cursor: string | undefined;
-  do {
-    const page = await store.listResources({ parent: request.parent, collection: request.collection, pageSize: MAX_PAGE_SIZE, after: cursor });
-    for (const r of page.items) all.push(decode(r.data));
-    cursor = page.next;
-  } while (cursor !== undefined);
-  const page = orderedPage(all, (item, field) => fieldValue(module.schema, item, field), { filter, order, pageSize: size, after });
-  return { items: page.items, nextPageToken: request.tokens.issue(query, page.next) };
+  const page = await store.listResources({ parent: request.parent, collection: request.collection, pageSize: size, after, ...sorted });
+  return { items: page.items.map((r) => fromBinary(module.schema, r.data)), nextPageToken: request.tokens.issue(query, page.next) };
+}
+
+/** The fields a module's resources are indexed by: what its List filters and sorts by, and what places them. */
+export function indexedFields(module: ResourceModule): string[] {
+  return [...new Set([...Object.keys(module.filterFields), ...module.orderFields, ...POSITION_FIELDS])];
+}
+
+/** A resource's values of its module's indexed fields, for the store to write with it. */
+export function resourceIndex(module: ResourceModule, resource: Message): ResourceIndex {
+  return indexValues(module.schema, resource, indexedFields(module));
+}
+
+/**
+ * The store's sort keys for an order_by: its fields, then create time and name (orderedPage's
+ * position), each once: a field already sorted by decides nothing the second time.
+ */
+export function positionKeys(order: readonly OrderKey[]): SortKey[] {
+  const keys: SortKey[] = [...order];
+  for (const field of POSITION_FIELDS) if (!keys.some((k) => k.field === field)) keys.push({ field, descending: false });
+  return keys;
 }
 
 type SortValue = string | number | boolean | null;
@@ -72,9 +87,10 @@ function comparePositions(a: readonly SortValue[], b: readonly SortValue[], orde
 }
 
 /**
- * One page of a filtered or ordered listing. `after` is the cursor of the previous page; pages
- * neither repeat nor skip when items are created or deleted between them, because the cursor is a
- * position, not an offset.
+ * One page of a filtered or ordered listing, worked out in memory: the reference the store's
+ * listings are held equal to (test/store/resource-listing.test.ts). `after` is the cursor of the
+ * previous page; pages neither repeat nor skip when items are created or deleted between them,
+ * because the cursor is a position, not an offset.
  */
 export function orderedPage<T>(
   all: readonly T[],

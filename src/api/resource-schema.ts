@@ -164,6 +164,28 @@ export function fieldValue(desc: DescMessage, message: Message, path: string): F
   return undefined;
 }
 
+/**
+ * A resource's values of `fields` (as a module's filterFields and orderFields name them) as the
+ * filter and the sort see them (fieldValue), for the store to index: a `map.*` field becomes one
+ * `map.KEY` per entry, and any other field the resource has no value for is null.
+ */
+export function indexValues(desc: DescMessage, message: Message, fields: readonly string[]): Record<string, FilterValue | null> {
+  const values: Record<string, FilterValue | null> = {};
+  for (const path of fields) {
+    if (!path.endsWith('.*')) {
+      values[path] = fieldValue(desc, message, path) ?? null;
+      continue;
+    }
+    const map = desc.fields.find((f) => f.name === path.slice(0, -2));
+    if (map?.fieldKind !== 'map') continue;
+    for (const [key, entry] of Object.entries((message as unknown as Record<string, Record<string, unknown>>)[map.localName] ?? {})) {
+      const value = scalar(entry);
+      if (value !== undefined) values[`${map.name}.${key}`] = value;
+    }
+  }
+  return values;
+}
+
 function scalar(value: unknown): FilterValue | undefined {
   if (typeof value === 'string' || typeof value === 'number' || typeof value === 'boolean') return value;
   if (typeof value === 'bigint') return Number(value);

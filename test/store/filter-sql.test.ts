@@ -45,7 +45,7 @@ const insert = db.prepare('INSERT INTO ops VALUES (@name, @done, @verb, @target,
 for (const row of ROWS) insert.run(row);
 after(() => db.close());
 
-/** The rows a filter selects in SQL; every call also checks that the in-memory evaluator (ListConnections) agrees. */
+/** The rows a filter selects in SQL; every call also checks that the in-memory evaluator (the reference of resource listings, see resource-listing.test.ts) agrees. */
 function selectExpr(expr: FilterExpr): string[] {
   const { sql, params } = compileFilter(expr, COLUMNS);
   const rows = db.prepare(`SELECT name FROM ops WHERE ${sql} ORDER BY name`).all(...params) as { name: string }[];

@@ -10,14 +10,14 @@ import { OperationFailure, type HandlerResult, type OperationHandler } from '../
 import { FieldBehavior, field_behavior } from '../gen/google/api/field_behavior_pb.js';
 import type { Operation } from '../gen/google/longrunning/operations_pb.js';
 import { RequestIdReusedError, type OperationRecord, type RequestKey, type ResourceRecord, type ResourceStore } from '../store/store.js';
-import { listPage } from './list-page.js';
+import { listPage, resourceIndex } from './list-page.js';
 import { assertKnownLocation } from './locations.js';
 import { rememberEncoded, toOperationMessage } from './operation-message.js';
 import { pause } from './pause.js';
 import { requestIdentity, requestIdReused } from './request-id.js';
 import type { CallContext } from './context.js';
 import type { MaybePromise } from '../common/maybe-promise.js';
-import type { ResourceDeps, ResourceModule } from './resource-module.js';
+import type { OwnMethods, ResourceDeps, ResourceModule } from './resource-module.js';
 import { ResourceSchema } from './resource-schema.js';
 
 // AIP-122: resource ids are lowercase letters, digits and hyphens, starting with a letter.
@@ -51,7 +51,7 @@ export interface MethodEntry {
  * each handler commits the change only at its end, and its preconditions (absent, exists, etag,
  * parent exists, no children) are checked by the store in the transaction that commits it.
  */
-export class StandardMethods {
+export class StandardMethods implements OwnMethods {
   readonly schema: ResourceSchema;
   private readonly typeUrl: string;
   private readonly store: ResourceStore;
@@ -86,7 +86,7 @@ export class StandardMethods {
       rows.push({ method: update, permission: permission('update'), resourceOf, run: (r) => this.update(update, r) });
     }
     if (d) rows.push({ method: d, permission: permission('delete'), resourceOf: field('name'), run: (r) => this.delete(d, r) });
-    for (const custom of this.module.custom?.(this.deps) ?? []) {
+    for (const custom of this.module.custom?.(this.deps, this) ?? []) {
       rows.push({ method: custom.method, permission: custom.permission, resourceOf: field(custom.on), run: custom.run });
     }
     return rows;
@@ -150,6 +150,7 @@ export class StandardMethods {
     this.checkParent(parent);
     const itemsField = method.output.fields.find((f) => f.fieldKind === 'list' && f.listKind === 'message' && f.message.typeName === this.module.schema.typeName);
     if (!itemsField) throw new Error(`${method.output.typeName} has no list of ${this.module.schema.typeName}`);
+    await this.indexUnindexed();
     const page = await listPage(this.store, this.module, {
       parent,
       collection: this.schema.plural,
@@ -160,6 +161,25 @@ export class StandardMethods {
       tokens: this.deps.tokens,
     });
     return create(method.output, { [itemsField.localName]: page.items, nextPageToken: page.nextPageToken } as never);
+  }
+
+  /**
+   * Resources stored without an index have no values for a filtered or sorted List to see:
+   * those written before the store kept an index (migration 000006, which could not make one,
+   * since SQL cannot decode their protos), or by a writer that brought none. Here they are decoded
+   * and indexed before a List reads. Not once at start: the check is one probe of a partial index
+   * (free when there are none), a collection nobody lists costs nothing, and a failure is this
+   * List's error, tried again by the next. Overlapping passes are harmless: indexResource
+   * indexes a resource only while it still has none.
+   */
+  private async indexUnindexed(): Promise<void> {
+    let after: string | undefined;
+    do {
+      const page = await this.store.listUnindexedResources({ collection: this.schema.plural, pageSize: 500, after });
+      // Issued together, committed together: the store groups the writes of one turn into one transaction.
+      await Promise.all(page.items.map((r) => this.store.indexResource(r.name, r.etag, resourceIndex(this.module, fromBinary(this.module.schema, r.data)))));
+      after = page.next;
+    } while (after !== undefined);
   }
 
   private async update(method: DescMethod, request: Message): Promise<Operation> {
@@ -232,6 +252,13 @@ export class StandardMethods {
     const record = this.record(name, resource, etag);
     const response = { typeUrl: this.typeUrl, value: record.data };
     return input.validateOnly ? { response } : { response, change: { require, put: record } };
+  }
+
+  /** Delete of the resource with this name, as DeleteX would run it (for custom methods such as DeleteSelf). */
+  deleteByName(name: string): Promise<Operation> {
+    const method = this.module.methods.delete;
+    if (!method) throw new Error(`${this.schema.kind} has no delete method`);
+    return this.delete(method, create(method.input, { name } as never));
   }
 
   private async delete(method: DescMethod, request: Message): Promise<Operation> {
@@ -346,7 +373,7 @@ export class StandardMethods {
     // The stored resource and the packed response are the same bytes: serialized once.
     const data = toBinary(this.module.schema, resource);
     rememberEncoded(data, resource);
-    return { name, parent: parentOf(name), collection: this.schema.plural, etag, data };
+    return { name, parent: parentOf(name), collection: this.schema.plural, etag, data, index: resourceIndex(this.module, resource) };
   }
 
   private notFound(name: string): ApiError {

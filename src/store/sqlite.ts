@@ -6,6 +6,7 @@ import type { FilterExpr } from './filter-expr.js';
 import { compileFilter } from './filter-sql.js';
 import { loadMigrations } from './migrations.js';
 import { SqliteIam } from './sqlite-iam.js';
+import { SqliteResourceIndex, type ResourceRow } from './sqlite-resource-index.js';
 import { SqliteServiceAccountKeys } from './sqlite-service-account-keys.js';
 import {
   EtagMismatchError,
@@ -19,6 +20,8 @@ import {
   type PageQuery,
   type RequestKey,
   type ResourceChange,
+  type ResourceIndex,
+  type ResourceQuery,
   type NewServiceAccountKey,
   type ResourceRecord,
   type ServiceAccountKeyRecord,
@@ -51,15 +54,6 @@ interface OperationRow {
   response_type: string | null;
   response_value: Buffer | null;
   request_fingerprint: string | null;
-}
-
-interface ResourceRow {
-  seq: number;
-  name: string;
-  parent: string;
-  collection: string;
-  etag: string | null;
-  data: Buffer;
 }
 
 /** better-sqlite3 binds Buffers, not plain Uint8Arrays: a view of the same memory, no copy. */
@@ -127,6 +121,7 @@ export class SqliteStore implements Store {
   private readonly statements;
   private readonly serviceAccountKeys: SqliteServiceAccountKeys;
   private readonly iam: SqliteIam;
+  private readonly resourceIndex: SqliteResourceIndex;
 
   /** Writes waiting for the next group commit. */
   private pending: PendingWrite[] = [];
@@ -149,6 +144,7 @@ export class SqliteStore implements Store {
     );
     this.serviceAccountKeys = new SqliteServiceAccountKeys(db);
     this.iam = new SqliteIam(db);
+    this.resourceIndex = new SqliteResourceIndex(db);
     this.statements = {
       insertOperation: db.prepare(
         `INSERT INTO operations (name, parent, kind, input, verb, target, create_time, done, end_time, error_code, error_message,
@@ -171,10 +167,14 @@ export class SqliteStore implements Store {
       resourceEtag: db.prepare('SELECT etag FROM resources WHERE name = ?'),
       hasChildren: db.prepare('SELECT 1 FROM resources WHERE parent = ? LIMIT 1').pluck(),
       // An update keeps the row (and its seq), so a listing keeps its order.
-      putResource: db.prepare(
-        `INSERT INTO resources (name, parent, collection, etag, data) VALUES (@name, @parent, @collection, @etag, @data)
-         ON CONFLICT (name) DO UPDATE SET parent = excluded.parent, collection = excluded.collection, etag = excluded.etag, data = excluded.data`,
-      ),
+      putResource: db
+        .prepare(
+          `INSERT INTO resources (name, parent, collection, etag, data, indexed) VALUES (@name, @parent, @collection, @etag, @data, @indexed)
+           ON CONFLICT (name) DO UPDATE SET parent = excluded.parent, collection = excluded.collection, etag = excluded.etag, data = excluded.data,
+             indexed = excluded.indexed
+           RETURNING seq`,
+        )
+        .pluck(),
       deleteResource: db.prepare('DELETE FROM resources WHERE name = ?'),
       // The names below `name/`: from 'name/' up to, not including, 'name0' ('0' follows '/').
       deleteDescendants: db.prepare("DELETE FROM resources WHERE name >= ? || '/' AND name < ? || '0'"),
@@ -298,7 +298,11 @@ export class SqliteStore implements Store {
       this.statements.deleteResource.run(change.delete.name);
       if (change.delete.cascade) this.statements.deleteDescendants.run(change.delete.name, change.delete.name);
     }
-    if (change.put) this.statements.putResource.run({ ...change.put, data: bytes(change.put.data) });
+    if (change.put) {
+      const { name, parent, collection, etag, data, index } = change.put;
+      const seq = this.statements.putResource.get({ name, parent, collection, etag, data: bytes(data), indexed: index ? 1 : 0 }) as number;
+      this.resourceIndex.write(seq, parent, collection, index);
+    }
   }
 
   /** Within a write: every precondition holds, or PreconditionFailedError for the first that does not. Reads in the group's transaction take no lock of their own. */
@@ -309,7 +313,7 @@ export class SqliteStore implements Store {
         holds = this.statements.hasChildren.get(p.name) === undefined;
       } else {
         const row = this.statements.resourceEtag.get(p.name) as { etag: string | null } | undefined;
-        holds = p.kind === 'absent' ? row === undefined : p.kind === 'etag' ? row !== undefined && row.etag === p.etag : row !== undefined;
+        holds = p.kind === 'absent' ? row === undefined : p.kind === 'etag' ? row !== undefined && (row.etag ?? '') === p.etag : row !== undefined;
       }
       if (!holds) throw new PreconditionFailedError(p);
     }
@@ -319,12 +323,20 @@ export class SqliteStore implements Store {
     return this.write(() => this.statements.deleteOperation.run(name).changes === 1);
   }
 
+  applyResourceChange(change: ResourceChange): Promise<void> {
+    return this.write(() => this.applyChange(change));
+  }
+
   async getResource(name: string): Promise<ResourceRecord | undefined> {
     const row = this.statements.getResource.get(name) as ResourceRow | undefined;
     return row && toResource(row);
   }
 
-  async listResources(query: PageQuery & { collection: string }): Promise<Page<ResourceRecord>> {
+  async listResources(query: ResourceQuery): Promise<Page<ResourceRecord>> {
+    if (query.filter !== undefined || (query.order?.length ?? 0) > 0) {
+      const sorted = this.resourceIndex.list(query);
+      return { items: sorted.items.map(toResource), next: sorted.next };
+    }
     const rows = this.statements.listResources.all({
       parent: query.parent,
       collection: query.collection,
@@ -332,6 +344,15 @@ export class SqliteStore implements Store {
       limit: query.pageSize + 1,
     }) as ResourceRow[];
     return page(rows, query.pageSize, toResource);
+  }
+
+  async listUnindexedResources(query: { collection: string; pageSize: number; after?: string }): Promise<Page<ResourceRecord>> {
+    const rows = this.resourceIndex.unindexed(query.collection, cursor(query.after) ?? 0, query.pageSize + 1);
+    return page(rows, query.pageSize, toResource);
+  }
+
+  indexResource(name: string, etag: string, index: ResourceIndex): Promise<boolean> {
+    return this.write(() => this.resourceIndex.index(name, etag, index));
   }
 
   createServiceAccountKey(key: NewServiceAccountKey): Promise<ServiceAccountKeyRecord> {

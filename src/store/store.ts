@@ -1,5 +1,5 @@
 import type { Precondition } from '../common/preconditions.js';
-import type { FilterExpr } from './filter-expr.js';
+import type { FilterExpr, FilterValue } from './filter-expr.js';
 
 /** A stored `google.protobuf.Any`: kept as type URL and bytes so the store needs no proto knowledge. */
 export interface StoredAny {
@@ -34,6 +34,16 @@ export interface OperationRecord {
 
 export type NewOperation = Pick<OperationRecord, 'name' | 'parent' | 'kind' | 'input' | 'verb' | 'target' | 'createTime'>;
 
+/** A value a listing filters or sorts a resource by; null: the resource has none (it sorts first, and matches only `!=`). */
+export type IndexValue = FilterValue | null;
+
+/**
+ * What listings filter and sort a resource by, as field → value. The names and values are the
+ * API layer's (`create_time`, `labels.env`): the store compares and sorts them without knowing what
+ * they mean. Each field's values are of one type, the type its filters compare with.
+ */
+export type ResourceIndex = Readonly<Record<string, IndexValue>>;
+
 /** A stored API resource (a Connection, …): its name, parent, collection, etag and the message as binary proto. */
 export interface ResourceRecord {
   name: string;
@@ -43,6 +53,19 @@ export interface ResourceRecord {
   /** Compared by `etag` preconditions; the API layer makes a new one on every write. */
   etag: string;
   data: Uint8Array;
+  /**
+   * Written with the resource, in the same transaction, and replaced with it; never read back.
+   * Every field a listing may sort by must be in it (null when the resource has no value): a
+   * sorted listing leaves out resources without its first sort field. Without an index, the
+   * resource is in no filtered or sorted listing until `indexResource` gives it one.
+   */
+  index?: ResourceIndex;
+}
+
+/** One field a listing sorts by. */
+export interface SortKey {
+  field: string;
+  descending: boolean;
 }
 
 /**
@@ -179,11 +202,35 @@ export interface OperationStore {
   deleteOperation(name: string): Promise<boolean>;
 }
 
+/** A page of one collection of one parent; without `filter` and `order`, oldest first, as AIP-132 lists without order_by usually do. */
+export interface ResourceQuery extends PageQuery {
+  collection: string;
+  /** Only resources whose index values match it, with the semantics of src/api/filter-match.ts. */
+  filter?: FilterExpr;
+  /**
+   * Sorted by these index fields (null first when ascending, last when descending), then oldest
+   * first. The cursor is a position in that order, so pages neither repeat nor skip resources
+   * when others are written or deleted between them.
+   */
+  order?: readonly SortKey[];
+}
+
 /** API resources, read here and written only through operations' changes (OperationStore). */
 export interface ResourceStore {
   getResource(name: string): Promise<ResourceRecord | undefined>;
-  /** Oldest first, as AIP-132 lists without order_by usually do. */
-  listResources(query: PageQuery & { collection: string }): Promise<Page<ResourceRecord>>;
+  listResources(query: ResourceQuery): Promise<Page<ResourceRecord>>;
+  /** Resources of `collection` stored without an index (written before the store kept them), oldest first. */
+  listUnindexedResources(query: { collection: string; pageSize: number; after?: string }): Promise<Page<ResourceRecord>>;
+  /**
+   * Gives a resource stored without an index its index, if it still has this etag; false when it
+   * was rewritten or deleted since it was read (a rewrite brings its own index).
+   */
+  indexResource(name: string, etag: string, index: ResourceIndex): Promise<boolean>;
+  /**
+   * Commits a change that no operation carries (FinishOAuth making a User): its preconditions are
+   * checked in the same transaction (PreconditionFailedError, nothing written).
+   */
+  applyResourceChange(change: ResourceChange): Promise<void>;
 }
 
 /** The public halves of service-account keys. */

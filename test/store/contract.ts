@@ -22,6 +22,11 @@ import {
 export interface ContractOptions {
   /** Opens a new store on the durable storage of `closed` (already closed). Omit for backends that keep nothing. */
   reopen?: (closed: Store) => Promise<Store>;
+  /**
+   * Makes the stored resource `name` like one written before the backend kept etags (SQLite: a NULL
+   * etag column, see migration 000005). Omit for backends that never had such resources.
+   */
+  clearEtag?: (store: Store, name: string) => Promise<void>;
 }
 
 const P = 'projects/p/locations/us-central1';
@@ -99,6 +104,125 @@ const names = (records: { name: string }[]): string[] => records.map((r) => r.na
 /** A record without its absent (undefined) fields: backends may omit them or set them to undefined. */
 const defined = (record: object | undefined): object | undefined =>
   record && Object.fromEntries(Object.entries(record).filter(([, value]) => value !== undefined));
+
+/** Removes a resource (with `cascade`, what is below it too) through a finished operation, with no precondition. */
+async function removeResource(store: Store, name: string, cascade = false): Promise<void> {
+  const op = await store.insertOperation(newOp());
+  assert.equal(await store.finishOperation(op.name, { response: RESPONSE }, new Date(T0), deleting(name, [], cascade)), true);
+}
+
+/**
+ * The ways a precondition reaches the commit it guards: a change given to finishOperation; the
+ * `require` of insertOperation (checked as the operation starts); the change of insertOperation's
+ * `finished`.
+ */
+const WAYS = ['finishOperation', 'insertOperation with require', 'insertOperation with finished'] as const;
+type Way = (typeof WAYS)[number];
+/** The ways that write a change in the same commit that checks its preconditions: what racing writers use. */
+type ChangeWay = Exclude<Way, 'insertOperation with require'>;
+const END = new Date(T0 + 9_000);
+
+const finishedWith = (change: ResourceChange) => ({ finished: { outcome: { response: RESPONSE }, endTime: END, change } });
+
+/** The names a change writes or requires: what a refused write must leave as it was. */
+const touched = (change: ResourceChange): string[] =>
+  [change.put?.name, change.delete?.name, ...change.require.map((p) => p.name)].filter((n): n is string => n !== undefined);
+
+/**
+ * Commits `change` made `way`, and asserts its operation is done with its outcome. Made through
+ * `require`, the change itself is applied by the operation's finish, without preconditions of its own.
+ */
+async function commit(store: Store, way: Way, change: ResourceChange): Promise<void> {
+  const op = newOp();
+  switch (way) {
+    case 'finishOperation':
+      await store.insertOperation(op);
+      assert.equal(await store.finishOperation(op.name, { response: RESPONSE }, END, change), true, way);
+      break;
+    case 'insertOperation with require':
+      assert.equal((await store.insertOperation(op, { require: change.require })).done, false, way);
+      assert.equal(await store.finishOperation(op.name, { response: RESPONSE }, END, { ...change, require: [] }), true, way);
+      break;
+    case 'insertOperation with finished':
+      assert.equal((await store.insertOperation(op, finishedWith(change))).done, true, way);
+      break;
+  }
+  const got = await store.getOperation(op.name);
+  assert.deepEqual([got?.done, got?.endTime, got?.response], [true, END, RESPONSE], `${way}: the operation is done with its outcome`);
+}
+
+/**
+ * Asserts that `change` made `way` is refused (PreconditionFailedError for `kind` on `name`) and
+ * that nothing of that write was committed: no operation, or for finishOperation one still running
+ * without outcome; no change to the resources the change touches, nor to those `watched`.
+ */
+async function refuse(store: Store, way: Way, change: ResourceChange, kind: Precondition['kind'], name: string, watched: string[] = []): Promise<void> {
+  const all = [...touched(change), ...watched];
+  const before = await Promise.all(all.map((n) => store.getResource(n)));
+  const op = newOp();
+  const message = `${way}: refused by ${kind} ${name}`;
+  if (way === 'finishOperation') {
+    const running = await store.insertOperation(op);
+    await assert.rejects(store.finishOperation(op.name, { response: RESPONSE }, END, change), preconditionFailed(kind, name), message);
+    assert.deepEqual(defined(await store.getOperation(op.name)), defined(running), `${way}: the operation stays running, without outcome`);
+    assert.ok(names(await store.listUnfinishedOperations()).includes(op.name), `${way}: the operation is still unfinished`);
+  } else {
+    const options = way === 'insertOperation with require' ? { require: change.require } : finishedWith(change);
+    await assert.rejects(store.insertOperation(op, options), preconditionFailed(kind, name), message);
+    assert.equal(await store.getOperation(op.name), undefined, `${way}: no operation was written`);
+  }
+  assert.deepEqual(await Promise.all(all.map((n) => store.getResource(n))), before, `${way}: no resource changed`);
+}
+
+/** A write prepared to be issued in the same turn as others (one group commit), and what refuses it when it loses. */
+interface Writer {
+  way: ChangeWay;
+  op: string;
+  write: () => Promise<unknown>;
+  loses: (error: unknown) => boolean;
+}
+
+/** Prepares a write of `change` made `way` (finishOperation finishes an operation inserted now). */
+async function prepare(store: Store, way: ChangeWay, change: ResourceChange, loses: (error: unknown) => boolean): Promise<Writer> {
+  const op = newOp();
+  if (way === 'finishOperation') {
+    await store.insertOperation(op);
+    return { way, op: op.name, write: () => store.finishOperation(op.name, { response: RESPONSE }, END, change), loses };
+  }
+  return { way, op: op.name, write: () => store.insertOperation(op, finishedWith(change)), loses };
+}
+
+/**
+ * Issues every write in one turn (one group commit) and asserts which committed: `wins` is how many
+ * may (default one); every other is refused by its precondition with nothing of it committed.
+ * Returns the indexes of the winners.
+ */
+async function race(store: Store, writers: Writer[], wins = 1): Promise<number[]> {
+  const results = await Promise.allSettled(writers.map((w) => w.write()));
+  const winners = results.flatMap((r, i) => (r.status === 'fulfilled' ? [i] : []));
+  const said = results.map((r, i) => `${writers[i]!.way}: ${r.status === 'fulfilled' ? 'committed' : String(r.reason)}`).join('; ');
+  assert.equal(winners.length, wins, `${wins} of ${writers.length} writers win: ${said}`);
+  for (const [i, result] of results.entries()) {
+    const writer = writers[i]!;
+    const op = await store.getOperation(writer.op);
+    if (result.status === 'fulfilled') {
+      assert.equal(op?.done, true, `${writer.way}: the winner's operation is done`);
+      continue;
+    }
+    assert.ok(writer.loses(result.reason), `${writer.way}: refused by the expected precondition, not ${String(result.reason)}`);
+    if (writer.way === 'finishOperation') assert.deepEqual([op?.done, op?.endTime, op?.response], [false, undefined, undefined], 'the loser stays running');
+    else assert.equal(op, undefined, 'the loser wrote no operation');
+  }
+  return winners;
+}
+
+/** Every pair of racing ways, the same and mixed. */
+const RACING_WAYS: [ChangeWay, ChangeWay][] = [
+  ['finishOperation', 'finishOperation'],
+  ['insertOperation with finished', 'insertOperation with finished'],
+  ['finishOperation', 'insertOperation with finished'],
+  ['insertOperation with finished', 'finishOperation'],
+];
 
 export function storeContract(name: string, open: () => Promise<Store>, options: ContractOptions = {}): void {
   describe(`Store contract: ${name}`, () => {
@@ -279,7 +403,7 @@ export function storeContract(name: string, open: () => Promise<Store>, options:
       const free = newOp({ target: `${P}/connections/free` });
       // Issued together, so a batching backend commits them in one group.
       const [refused, accepted] = await Promise.allSettled([store.insertOperation(clash, { require: [{ kind: 'absent', name: taken.name }] }), store.insertOperation(free, { require: [{ kind: 'absent', name: free.target }] })]);
-      assert.ok(refused.status === 'rejected' && preconditionFailed('absent', taken.name)(refused.reason));
+      assert.ok(refused.status === 'rejected' && preconditionFailed('absent', taken.name)(refused.reason), `refused: ${refused.status}`);
       assert.equal(accepted.status, 'fulfilled');
       assert.equal(await store.getOperation(clash.name), undefined, 'the refused operation was not written');
       assert.equal((await store.getOperation(free.name))?.name, free.name);
@@ -442,6 +566,310 @@ export function storeContract(name: string, open: () => Promise<Store>, options:
       assert.equal((await reopened.listOperations({ parent: P, pageSize: 1 })).items[0]?.name, newest.name, 'new operations still list first');
     });
 
+    describe('preconditions, each checked in the commit it guards', () => {
+      for (const way of WAYS) {
+        describe(`through ${way}`, () => {
+          it('absent: refused while the resource exists, with nothing of the write committed; passes when it does not', async () => {
+            const store = await fresh();
+            const taken = resource(P, 'taken');
+            await addResource(store, taken);
+            await refuse(store, way, creating({ ...taken, etag: 'etag-clash', data: new Uint8Array([7]) }), 'absent', taken.name);
+            assert.deepEqual(await store.getResource(taken.name), taken);
+
+            const free = resource(P, 'free');
+            await commit(store, way, creating(free));
+            assert.deepEqual(await store.getResource(free.name), free);
+            await refuse(store, way, creating({ ...free, etag: 'etag-again' }), 'absent', free.name);
+
+            await removeResource(store, taken.name);
+            const again = { ...taken, etag: 'etag-taken-2', data: new Uint8Array([2]) };
+            await commit(store, way, creating(again));
+            assert.deepEqual(await store.getResource(taken.name), again, 'once deleted, the name is free again');
+          });
+
+          it('exists: refused while the resource is missing; passes once it exists', async () => {
+            const store = await fresh();
+            const later = resource(P, 'later');
+            const update = { ...later, etag: 'etag-later-2', data: new Uint8Array([2]) };
+            const change: ResourceChange = { require: [{ kind: 'exists', name: later.name }], put: update };
+            await refuse(store, way, change, 'exists', later.name);
+            assert.equal(await store.getResource(later.name), undefined, 'the refused put created nothing');
+            await addResource(store, resource(P, 'later-on'));
+            await refuse(store, way, change, 'exists', later.name);
+
+            await addResource(store, later);
+            await commit(store, way, change);
+            assert.deepEqual(await store.getResource(later.name), update);
+
+            await removeResource(store, later.name);
+            await refuse(store, way, deleting(later.name, [{ kind: 'exists', name: later.name }]), 'exists', later.name);
+          });
+
+          it('etag: passes with the stored etag only; refused with another, a former one, or when the resource is missing', async () => {
+            const store = await fresh();
+            const stored = resource(P, 'tagged');
+            const other = resource(P, 'other');
+            await addResource(store, stored);
+            await addResource(store, other);
+            const next = { ...stored, etag: 'etag-tagged-2', data: new Uint8Array([2]) };
+            const update = (etag: string, put = next): ResourceChange => ({ require: [{ kind: 'etag', name: stored.name, etag }], put });
+            for (const etag of ['etag-stale', '', 'ETAG-TAGGED', `${stored.etag} `, other.etag]) await refuse(store, way, update(etag), 'etag', stored.name);
+            assert.deepEqual(await store.getResource(stored.name), stored);
+
+            await commit(store, way, update(stored.etag));
+            assert.deepEqual(await store.getResource(stored.name), next);
+            await refuse(store, way, update(stored.etag, { ...next, etag: 'etag-tagged-3' }), 'etag', stored.name);
+
+            await refuse(store, way, deleting(stored.name, [{ kind: 'etag', name: stored.name, etag: stored.etag }]), 'etag', stored.name);
+            await commit(store, way, deleting(stored.name, [{ kind: 'etag', name: stored.name, etag: next.etag }]));
+            assert.equal(await store.getResource(stored.name), undefined);
+            await refuse(store, way, update(next.etag), 'etag', stored.name);
+            assert.equal(await store.getResource(stored.name), undefined, 'an etag of a missing resource matches nothing');
+            assert.deepEqual(await store.getResource(other.name), other);
+          });
+
+          it("etag: a resource stored with etag '' matches etag '' and no other", async () => {
+            const store = await fresh();
+            const blank = { ...resource(P, 'blank'), etag: '' };
+            const tagged = resource(P, 'tagged');
+            await addResource(store, blank);
+            await addResource(store, tagged);
+            assert.equal((await store.getResource(blank.name))?.etag, '');
+            const next = { ...blank, etag: 'etag-blank-2', data: new Uint8Array([2]) };
+            const update = (etag: string): ResourceChange => ({ require: [{ kind: 'etag', name: blank.name, etag }], put: next });
+            for (const etag of ['etag-blank', tagged.etag, ' ', 'null']) await refuse(store, way, update(etag), 'etag', blank.name);
+            const tagToBlank: ResourceChange = { require: [{ kind: 'etag', name: tagged.name, etag: '' }], put: { ...tagged, etag: 'etag-tagged-2' } };
+            await refuse(store, way, tagToBlank, 'etag', tagged.name);
+            await commit(store, way, update(''));
+            assert.deepEqual(await store.getResource(blank.name), next);
+            await refuse(store, way, update(''), 'etag', blank.name);
+          });
+
+          it(
+            "etag: a resource stored before etags were kept reads as etag '' and matches etag '' only",
+            {
+              skip: options.clearEtag ? false : 'no way given to store a resource without an etag',
+            },
+            async () => {
+              const store = await fresh();
+              const legacy = resource(P, 'legacy');
+              await addResource(store, legacy);
+              await options.clearEtag!(store, legacy.name);
+              assert.deepEqual(await store.getResource(legacy.name), { ...legacy, etag: '' });
+              const next = { ...legacy, etag: 'etag-legacy-2', data: new Uint8Array([2]) };
+              const update = (etag: string): ResourceChange => ({ require: [{ kind: 'etag', name: legacy.name, etag }], put: next });
+              for (const etag of [legacy.etag, 'null']) await refuse(store, way, update(etag), 'etag', legacy.name);
+              await commit(store, way, update(''));
+              assert.deepEqual(await store.getResource(legacy.name), next);
+            },
+          );
+
+          it('parent-exists: refused while the parent is missing; passes once it exists', async () => {
+            const store = await fresh();
+            const parent = resource(P, 'parent');
+            const child = resource(parent.name, 'k1', 'keys');
+            const create: ResourceChange = { require: [{ kind: 'absent', name: child.name }, { kind: 'parent-exists', name: parent.name }], put: child };
+            await refuse(store, way, create, 'parent-exists', parent.name);
+            await addResource(store, resource(P, 'parent-other'));
+            await refuse(store, way, create, 'parent-exists', parent.name);
+            assert.deepEqual((await store.listResources({ parent: parent.name, collection: 'keys', pageSize: 10 })).items, []);
+
+            await addResource(store, parent);
+            await commit(store, way, create);
+            assert.deepEqual(await store.getResource(child.name), child);
+            assert.deepEqual(names((await store.listResources({ parent: parent.name, collection: 'keys', pageSize: 10 })).items), [child.name]);
+          });
+
+          it('no-children: refused while a direct child exists; passes once it is gone, a grandchild is no direct child but a cascade delete removes it too', async () => {
+            const store = await fresh();
+            const top = resource(P, 'top');
+            const child = resource(top.name, 'c', 'keys');
+            const grandchild = resource(child.name, 'g', 'items');
+            const lone = resource(P, 'lone');
+            for (const r of [top, child, grandchild, lone]) await addResource(store, r);
+            const family = [top.name, child.name, grandchild.name];
+            const remove = (name: string, cascade = false) => deleting(name, [{ kind: 'exists', name }, { kind: 'no-children', name }], cascade);
+
+            await refuse(store, way, remove(top.name), 'no-children', top.name, family);
+            await refuse(store, way, remove(top.name, true), 'no-children', top.name, family);
+            await refuse(store, way, remove(child.name), 'no-children', child.name, family);
+            await commit(store, way, remove(lone.name));
+            assert.equal(await store.getResource(lone.name), undefined, 'a resource without children passes');
+
+            // The child goes alone, leaving its own child behind: top now has a grandchild but no child.
+            await removeResource(store, child.name);
+            assert.deepEqual(await store.getResource(grandchild.name), grandchild);
+            await commit(store, way, remove(top.name, true));
+            for (const name of family) assert.equal(await store.getResource(name), undefined, `${name} is gone`);
+          });
+
+          it('a delete with cascade removes the resource and all below it, not a sibling that merely shares its prefix', async () => {
+            const store = await fresh();
+            const a = resource(P, 'a');
+            const below = [resource(a.name, 'k', 'keys'), resource(`${a.name}/keys/k`, 'i', 'items'), resource(a.name, 'l', 'links')];
+            const ab = resource(P, 'ab');
+            const abKey = resource(ab.name, 'k', 'keys');
+            const siblings = [ab, abKey, resource(P, 'a-b'), resource(P, 'a.b'), resource(P, 'a0'), resource(P, 'A'), resource(Q, 'a'), resource(`${Q}/connections/a`, 'k', 'keys')];
+            for (const r of [a, ...below, ...siblings]) await addResource(store, r);
+
+            await commit(store, way, deleting(a.name, [{ kind: 'exists', name: a.name }], true));
+            for (const r of [a, ...below]) assert.equal(await store.getResource(r.name), undefined, `${r.name} is gone`);
+            for (const r of siblings) assert.deepEqual(await store.getResource(r.name), r, `${r.name} is kept`);
+            assert.deepEqual(names((await store.listResources({ parent: P, collection: 'connections', pageSize: 10 })).items), names(siblings.filter((r) => r.parent === P)));
+
+            // Without cascade, only the resource itself goes.
+            await commit(store, way, deleting(ab.name, [{ kind: 'exists', name: ab.name }]));
+            assert.equal(await store.getResource(ab.name), undefined);
+            assert.deepEqual(await store.getResource(abKey.name), abKey);
+          });
+
+          it('a put replaces the resource in place: its position in listResources stays, with the new etag and data', async () => {
+            const store = await fresh();
+            const [c1, c2, c3] = ['c1', 'c2', 'c3'].map((id) => resource(P, id)) as [ResourceRecord, ResourceRecord, ResourceRecord];
+            for (const r of [c1, c2, c3]) await addResource(store, r);
+            const c2b = { ...c2, etag: 'etag-c2-2', data: new Uint8Array([2, 2]) };
+            await commit(store, way, { require: [{ kind: 'etag', name: c2.name, etag: c2.etag }], put: c2b });
+            const c1b = { ...c1, etag: 'etag-c1-2', data: new Uint8Array([1, 1]) };
+            await commit(store, way, { require: [], put: c1b });
+            const read = (after?: string) => store.listResources({ parent: P, collection: 'connections', pageSize: 1, after });
+            assert.deepEqual((await pages(read, 1)).flat(), [c1b, c2b, c3]);
+
+            // Deleted and created again, it is a new resource: it lists last.
+            await removeResource(store, c1.name);
+            await commit(store, way, creating(c1));
+            assert.deepEqual((await store.listResources({ parent: P, collection: 'connections', pageSize: 10 })).items, [c2b, c3, c1]);
+          });
+        });
+      }
+
+      describe('concurrent writers in one group commit', () => {
+        it('of two puts over the same etag, exactly one wins and the store holds its version', async () => {
+          for (const ways of RACING_WAYS) {
+            const store = await fresh();
+            const base = resource(P, 'contended');
+            await addResource(store, base);
+            const versions = ['a', 'b'].map((v, i) => ({ ...base, etag: `etag-${v}`, data: new Uint8Array([i]) }));
+            const require: Precondition[] = [{ kind: 'etag', name: base.name, etag: base.etag }];
+            const writers = await Promise.all(versions.map((put, i) => prepare(store, ways[i]!, { require, put }, preconditionFailed('etag', base.name))));
+            const [winner] = await race(store, writers);
+            assert.deepEqual(await store.getResource(base.name), versions[winner!], ways.join(' vs '));
+          }
+        });
+
+        it('of two creates of one name, exactly one wins and the store holds its version', async () => {
+          for (const ways of RACING_WAYS) {
+            const store = await fresh();
+            const versions = ['a', 'b'].map((v, i) => ({ ...resource(P, 'contested'), etag: `etag-${v}`, data: new Uint8Array([i]) }));
+            const writers = await Promise.all(versions.map((put, i) => prepare(store, ways[i]!, creating(put), preconditionFailed('absent', put.name))));
+            const [winner] = await race(store, writers);
+            assert.deepEqual(await store.getResource(versions[0]!.name), versions[winner!], ways.join(' vs '));
+          }
+        });
+
+        it('a child create racing its parent delete: exactly one wins, and no child is left without its parent', async () => {
+          for (const ways of RACING_WAYS) {
+            for (const childFirst of [true, false]) {
+              const store = await fresh();
+              const parent = resource(P, 'parent');
+              const child = resource(parent.name, 'k', 'keys');
+              await addResource(store, parent);
+              const create = await prepare(
+                store,
+                ways[0],
+                { require: [{ kind: 'absent', name: child.name }, { kind: 'parent-exists', name: parent.name }], put: child },
+                preconditionFailed('parent-exists', parent.name),
+              );
+              const remove = await prepare(
+                store,
+                ways[1],
+                deleting(parent.name, [{ kind: 'exists', name: parent.name }, { kind: 'no-children', name: parent.name }]),
+                preconditionFailed('no-children', parent.name),
+              );
+              const writers = childFirst ? [create, remove] : [remove, create];
+              const [winner] = await race(store, writers);
+              const stored = [await store.getResource(parent.name), await store.getResource(child.name)];
+              const label = `${ways.join(' vs ')}, ${childFirst ? 'child' : 'parent delete'} issued first`;
+              assert.deepEqual(stored, writers[winner!] === create ? [parent, child] : [undefined, undefined], label);
+            }
+          }
+        });
+
+        it('a child create racing a cascade delete of its parent: the delete wins, and no child is left without its parent', async () => {
+          for (const ways of RACING_WAYS) {
+            for (const childFirst of [true, false]) {
+              const store = await fresh();
+              const parent = resource(P, 'parent');
+              const child = resource(parent.name, 'k', 'keys');
+              await addResource(store, parent);
+              const create = await prepare(
+                store,
+                ways[0],
+                { require: [{ kind: 'absent', name: child.name }, { kind: 'parent-exists', name: parent.name }], put: child },
+                preconditionFailed('parent-exists', parent.name),
+              );
+              const remove = await prepare(store, ways[1], deleting(parent.name, [{ kind: 'exists', name: parent.name }], true), () => false);
+              const results = await Promise.allSettled((childFirst ? [create, remove] : [remove, create]).map((w) => w.write()));
+              const [created, removed] = childFirst ? results : [results[1]!, results[0]!];
+              const label = `${ways.join(' vs ')}, ${childFirst ? 'child' : 'parent delete'} issued first`;
+              assert.equal(removed?.status, 'fulfilled', label);
+              assert.ok(created?.status === 'fulfilled' || create.loses(created?.reason), `${label}: ${String(created?.status === 'rejected' && created.reason)}`);
+              assert.deepEqual([await store.getResource(parent.name), await store.getResource(child.name)], [undefined, undefined], label);
+            }
+          }
+        });
+
+        it('a write refused in a group fails alone: the other writes of the group commit, before and after it', async () => {
+          const store = await fresh();
+          const r = resource(P, 'r');
+          const taken = resource(P, 'taken');
+          await addResource(store, r);
+          await addResource(store, taken);
+          const [stale, good, late, status, finished] = await insertMany(store, 5);
+          const r2 = { ...r, etag: 'etag-r-2', data: new Uint8Array([2]) };
+          const made = resource(P, 'made');
+          const created = resource(P, 'created');
+          const [clash, instant, missing, plain] = [newOp(), newOp(), newOp(), newOp()];
+          const results = await Promise.allSettled([
+            store.finishOperation(stale!.name, { response: RESPONSE }, END, { require: [{ kind: 'etag', name: r.name, etag: 'etag-stale' }], put: { ...r, etag: 'etag-x' } }),
+            store.finishOperation(good!.name, { response: RESPONSE }, END, { require: [{ kind: 'etag', name: r.name, etag: r.etag }], put: r2 }),
+            store.insertOperation(clash, { require: [{ kind: 'absent', name: taken.name }] }),
+            store.insertOperation(instant, finishedWith(creating(made))),
+            // Its etag held when the group began; the write just before changed it.
+            store.finishOperation(late!.name, { response: RESPONSE }, END, { require: [{ kind: 'etag', name: r.name, etag: r.etag }], put: { ...r, etag: 'etag-y' } }),
+            store.insertOperation(missing, finishedWith(deleting(`${P}/connections/nowhere`, [{ kind: 'exists', name: `${P}/connections/nowhere` }]))),
+            store.setStatusMessage(status!.name, 'still going'),
+            store.finishOperation(finished!.name, { response: RESPONSE }, END, creating(created)),
+            store.insertOperation(plain),
+          ]);
+          assert.deepEqual(
+            results.map((x) => x.status),
+            ['rejected', 'fulfilled', 'rejected', 'fulfilled', 'rejected', 'rejected', 'fulfilled', 'fulfilled', 'fulfilled'],
+            results.map((x) => (x.status === 'rejected' ? String(x.reason) : 'ok')).join('; '),
+          );
+          const refusals: [number, (error: unknown) => boolean][] = [
+            [0, preconditionFailed('etag', r.name)],
+            [2, preconditionFailed('absent', taken.name)],
+            [4, preconditionFailed('etag', r.name)],
+            [5, preconditionFailed('exists', `${P}/connections/nowhere`)],
+          ];
+          for (const [i, refusedBy] of refusals) {
+            const result = results[i];
+            assert.ok(result?.status === 'rejected' && refusedBy(result.reason), `write ${i} is refused by its own precondition`);
+          }
+          assert.deepEqual(await store.getResource(r.name), r2);
+          assert.deepEqual(await store.getResource(made.name), made);
+          assert.deepEqual(await store.getResource(created.name), created);
+          assert.deepEqual(await store.getResource(taken.name), taken);
+          for (const op of [stale!, late!]) assert.equal((await store.getOperation(op.name))?.done, false, 'a refused finish leaves its operation running');
+          for (const op of [good!, finished!]) assert.equal((await store.getOperation(op.name))?.done, true);
+          assert.equal((await store.getOperation(instant.name))?.done, true);
+          assert.equal((await store.getOperation(plain.name))?.done, false);
+          for (const op of [clash, missing]) assert.equal(await store.getOperation(op.name), undefined, 'a refused insert writes no operation');
+          assert.equal((await store.getOperation(status!.name))?.statusMessage, 'still going');
+        });
+      });
+    });
+
     describe('service-account keys', () => {
       const CI = 'ci-runner@demo-project.iam.gserviceaccount.com';
       const OTHER = 'deployer@demo-project.iam.gserviceaccount.com';
@@ -569,6 +997,116 @@ export function storeContract(name: string, open: () => Promise<Store>, options:
         opened.add(reopened);
         assert.deepEqual(await reopened.getIamPolicy('projects/p'), policy('projects/p', 'etag-1'));
         assert.deepEqual(await reopened.getIamGroups(), { 'devs@example.com': ['user:a@example.com'] });
+      });
+    });
+
+    describe('listResources with filter and order (the resource index)', () => {
+      const INDEX_FIELDS: Record<string, FieldType> = { name: 'string', rank: 'int', 'labels.*': 'string' };
+      const indexFilter = (text: string) => parseFilter(text, INDEX_FIELDS);
+      /** A resource with index values: its name, `rank` (null: none), and `labels.env` when given. */
+      const ranked = (parent: string, id: string, rank: number | null, env?: string, collection = 'connections'): ResourceRecord => {
+        const record = resource(parent, id, collection);
+        return { ...record, index: { name: record.name, rank, ...(env === undefined ? {} : { 'labels.env': env }) } };
+      };
+      const BY_RANK = [
+        { field: 'rank', descending: false },
+        { field: 'name', descending: false },
+      ];
+      const list = (store: Store, query: Partial<Parameters<Store['listResources']>[0]>) =>
+        store.listResources({ parent: P, collection: 'connections', pageSize: 100, ...query }).then((page) => names(page.items));
+
+      it('filters by index values: comparisons, prefixes, AND, OR, NOT; a field a resource lacks matches only !=', async () => {
+        const store = await fresh();
+        const [c1, c2, c3, c4] = [ranked(P, 'c1', 3, 'prod'), ranked(P, 'c2', 1, 'dev'), ranked(P, 'c3', null), ranked(P, 'c4', 2, 'prod')];
+        for (const r of [c1, c2, c3, c4, ranked(Q, 'c5', 3, 'prod'), ranked(P, 'k1', 3, 'prod', 'keys')]) await addResource(store, r);
+        const matching = (text: string) => list(store, { filter: indexFilter(text) });
+        assert.deepEqual(await matching('labels.env = prod'), names([c1, c4]), 'only this parent and collection');
+        assert.deepEqual(await matching('labels.env != prod'), names([c2, c3]));
+        assert.deepEqual(await matching('labels.env = p*'), names([c1, c4]));
+        assert.deepEqual(await matching('labels.env = *'), names([c1, c2, c4]));
+        assert.deepEqual(await matching('rank >= 2'), names([c1, c4]));
+        assert.deepEqual(await matching('NOT rank >= 2'), names([c2, c3]), 'a null rank is not >= 2');
+        assert.deepEqual(await matching('labels.env = prod OR rank = 1'), names([c1, c2, c4]));
+        assert.deepEqual(await matching('labels.env = prod AND rank < 3'), names([c4]));
+        assert.deepEqual(await matching('labels.other = x'), []);
+        assert.deepEqual(await matching(`name = "${P}/connections/c1"`), names([c1]));
+      });
+
+      it('sorts by index values, null first ascending and last descending, ties oldest first', async () => {
+        const store = await fresh();
+        const [c1, c2, c3, c4, c5] = [ranked(P, 'c1', 3), ranked(P, 'c2', 1), ranked(P, 'c3', null), ranked(P, 'c4', 2), ranked(P, 'c0', 2)];
+        for (const r of [c1, c2, c3, c4, c5]) await addResource(store, r);
+        assert.deepEqual(await list(store, { order: BY_RANK }), names([c3, c2, c5, c4, c1]), 'rank, then name');
+        assert.deepEqual(await list(store, { order: [{ field: 'rank', descending: true }] }), names([c1, c4, c5, c2, c3]), 'rank descending, then oldest first');
+        assert.deepEqual(await list(store, { order: [{ field: 'rank', descending: true }], filter: indexFilter('rank != 3') }), names([c4, c5, c2, c3]));
+      });
+
+      for (const descending of [false, true]) {
+        it(`pages by position (${descending ? 'descending' : 'ascending'}): nothing repeats or is skipped when resources are written or deleted between pages`, async () => {
+          const store = await fresh();
+          const order = [
+            { field: 'rank', descending },
+            { field: 'name', descending: false },
+          ];
+          const initial = Array.from({ length: 10 }, (_, i) => ranked(P, `r${i}`, i % 5 === 4 ? null : i, 'prod'));
+          for (const r of initial) await addResource(store, r);
+          const read = (after?: string) => store.listResources({ parent: P, collection: 'connections', pageSize: 3, after, filter: indexFilter('labels.env = prod'), order });
+          const added: ResourceRecord[] = [];
+          const removed = new Set<string>();
+          const listed = await pages(read, 3, async (index) => {
+            if (index !== 0) return;
+            // After the first page: remove one not read yet, add one before the cursor and one after it.
+            const gone = initial[descending ? 2 : 7]!;
+            await removeResource(store, gone.name);
+            removed.add(gone.name);
+            await addResource(store, ranked(P, 'before', descending ? 100 : -100, 'prod'));
+            const later = ranked(P, 'later', descending ? -100 : 100, 'prod');
+            await addResource(store, later);
+            added.push(later);
+          });
+          const rank = (r: ResourceRecord) => (r.index?.rank ?? null) as number | null;
+          const expected = [...initial.filter((r) => !removed.has(r.name)), ...added].sort((a, b) => {
+            const [x, y] = [rank(a), rank(b)];
+            if (x !== y) return (x === null ? -1 : y === null ? 1 : x - y) * (descending ? -1 : 1);
+            return a.name < b.name ? -1 : 1;
+          });
+          assert.deepEqual(names(listed.flat()), names(expected));
+        });
+      }
+
+      it('a put replaces the index; a delete removes it, with what is below it', async () => {
+        const store = await fresh();
+        const parent = ranked(P, 'c1', 1, 'prod');
+        const link = ranked(parent.name, 'l1', 1, 'prod', 'links');
+        await addResource(store, parent);
+        await addResource(store, link);
+        const prod = indexFilter('labels.env = prod');
+        assert.deepEqual(await list(store, { filter: prod }), [parent.name]);
+        await commit(store, 'finishOperation', { require: [], put: { ...parent, index: { ...parent.index, 'labels.env': 'dev' } } });
+        assert.deepEqual(await list(store, { filter: prod }), []);
+        assert.deepEqual(await list(store, { filter: indexFilter('labels.env = dev') }), [parent.name]);
+        await commit(store, 'finishOperation', { require: [], put: resource(P, 'c1') });
+        assert.deepEqual(await list(store, { filter: indexFilter('labels.env != prod') }), [], 'a resource without an index is in no filtered listing');
+        assert.deepEqual(await list(store, { parent: parent.name, collection: 'links', filter: prod }), [link.name]);
+        await removeResource(store, parent.name, true);
+        assert.deepEqual(await list(store, { parent: parent.name, collection: 'links', filter: prod }), []);
+      });
+
+      it('lists resources stored without an index, and indexes one only while its etag is the one read', async () => {
+        const store = await fresh();
+        const [old, current] = [resource(P, 'old'), ranked(P, 'current', 1, 'prod')];
+        await addResource(store, old);
+        await addResource(store, current);
+        await addResource(store, resource(P, 'key', 'keys'));
+        const unindexed = () => store.listUnindexedResources({ collection: 'connections', pageSize: 10 }).then((page) => names(page.items));
+        assert.deepEqual(await unindexed(), [old.name]);
+        const index = { name: old.name, rank: 2, 'labels.env': 'prod' };
+        assert.equal(await store.indexResource(old.name, 'another-etag', index), false);
+        assert.equal(await store.indexResource(`${P}/connections/missing`, 'etag-missing', index), false);
+        assert.equal(await store.indexResource(old.name, old.etag, index), true);
+        assert.deepEqual(await unindexed(), []);
+        assert.equal(await store.indexResource(old.name, old.etag, { ...index, rank: 9 }), false, 'indexed already');
+        assert.deepEqual(await list(store, { filter: indexFilter('labels.env = prod'), order: BY_RANK }), [current.name, old.name]);
       });
     });
   });

@@ -61,7 +61,7 @@ export class GitProxy {
     const claims = this.options.tokens.verify(password);
     if (typeof claims === 'string') {
       res.setHeader('www-authenticate', 'Basic realm="devconnect-emulator git proxy"');
-      return reply(res, 401, `The token is refused: ${claims}.`);
+      return reply(res, 401, `${claims[0]!.toUpperCase()}${claims.slice(1)}.`);
     }
     if (claims.link !== linkName) return reply(res, 403, `The token was minted for ${claims.link}, not for ${linkName}.`);
     if (access === 'read-write' && claims.access !== 'read-write') return reply(res, 403, 'A push needs the token of FetchReadWriteToken; this one is read-only.');

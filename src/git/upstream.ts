@@ -1,5 +1,5 @@
 import { ApiError, Code } from '../common/errors.js';
-import type { Connection } from '../gen/google/cloud/developerconnect/v1/developer_connect_pb.js';
+import type { Connection, UserCredential } from '../gen/google/cloud/developerconnect/v1/developer_connect_pb.js';
 
 /** What a git client may do through a link: clone and fetch, or push as well. */
 export type GitAccess = 'read' | 'read-write';
@@ -58,35 +58,29 @@ export function upstreamOf(connection: Connection, cloneUri: string, secret: Sec
       }
       return { repository, authorization: () => undefined };
     }
-    case 'gitlabEnterpriseConfig': {
+    case 'gitlabEnterpriseConfig':
       // GitLab takes a personal access token as the password of any user name over HTTP.
-      const read = config.value.readAuthorizerCredential;
-      const write = config.value.authorizerCredential;
-      return {
-        repository,
-        authorization: (access) => {
-          const credential = access === 'read' ? read : write;
-          const path = access === 'read' ? 'read_authorizer_credential' : 'authorizer_credential';
-          if (!credential) throw new ApiError(Code.FAILED_PRECONDITION, `Connection '${name}' has no ${field(path)}.`);
-          return basic('oauth2', secret(credential.userTokenSecretVersion, field(`${path}.user_token_secret_version`), name));
-        },
-      };
-    }
-    case 'bitbucketDataCenterConfig': {
-      const read = config.value.readAuthorizerCredential;
-      const write = config.value.authorizerCredential;
-      return {
-        repository,
-        authorization: (access) => {
-          const credential = access === 'read' ? read : write;
-          const path = access === 'read' ? 'read_authorizer_credential' : 'authorizer_credential';
-          if (!credential) throw new ApiError(Code.FAILED_PRECONDITION, `Connection '${name}' has no ${field(path)}.`);
-          // Bitbucket Data Center's HTTP access tokens are bearer tokens.
-          return `Bearer ${secret(credential.userTokenSecretVersion, field(`${path}.user_token_secret_version`), name)}`;
-        },
-      };
-    }
+      return { repository, authorization: userTokens(config.value, field, name, secret, (token) => basic('oauth2', token)) };
+    case 'bitbucketDataCenterConfig':
+      // Bitbucket Data Center's HTTP access tokens are bearer tokens.
+      return { repository, authorization: userTokens(config.value, field, name, secret, (token) => `Bearer ${token}`) };
   }
+}
+
+/** The Authorization of a provider whose connection holds a read token and a read-write one (UserCredential). */
+function userTokens(
+  config: { readAuthorizerCredential?: UserCredential; authorizerCredential?: UserCredential },
+  field: (path: string) => string,
+  name: string,
+  secret: SecretLookup,
+  header: (token: string) => string,
+): (access: GitAccess) => string {
+  return (access) => {
+    const credential = access === 'read' ? config.readAuthorizerCredential : config.authorizerCredential;
+    const path = access === 'read' ? 'read_authorizer_credential' : 'authorizer_credential';
+    if (!credential) throw new ApiError(Code.FAILED_PRECONDITION, `Connection '${name}' has no ${field(path)}.`);
+    return header(secret(credential.userTokenSecretVersion, field(`${path}.user_token_secret_version`), name));
+  };
 }
 
 /** Why a connection to a public provider, or a GitHub Enterprise app, cannot be used here. */

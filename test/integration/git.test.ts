@@ -66,7 +66,15 @@ describe('git methods against a real git host', () => {
     host.createRepository('other');
     work = mkdtempSync(join(tmpdir(), 'git-client-'));
     const secrets = join(work, 'secrets.json');
-    writeFileSync(secrets, JSON.stringify({ [PASSWORD_VERSION]: 'host-secret', 'projects/demo/secrets/wrong/versions/1': 'not-the-password' }));
+    writeFileSync(
+      secrets,
+      JSON.stringify({
+        [PASSWORD_VERSION]: 'host-secret',
+        'projects/demo/secrets/wrong/versions/1': 'not-the-password',
+        'projects/demo/secrets/gl-read/versions/1': 'glpat-read',
+        'projects/demo/secrets/gl-write/versions/1': 'glpat-write',
+      }),
+    );
     server = await startTestServer({ secretsFile: secrets });
     connection = String(
       (await makeConnection('git-host', { hostUri: host.url, basicAuthentication: { username: 'git-user', passwordSecretVersion: PASSWORD_VERSION } })).name,
@@ -131,6 +139,39 @@ describe('git methods against a real git host', () => {
       await assert.rejects(git(['clone', '--quiet', cloneUrl(String(link.gitProxyUri), token), target]), /401|403|Authentication failed|not minted|refused/);
     }
     await assert.rejects(git(['clone', '--quiet', String(link.gitProxyUri), target]), /could not read Username|Authentication failed|401/);
+  });
+
+  test("a GitLab Enterprise connection reads with its read token and pushes with its other token, as user oauth2", async () => {
+    const gitlab = await startGitHost({ basicAuth: { username: 'oauth2', password: 'glpat-read' } });
+    try {
+      gitlab.createRepository('group-app');
+      const token = (id: string) => ({ userTokenSecretVersion: `projects/demo/secrets/${id}/versions/1` });
+      const made = ok(
+        await call('POST', `/v1/${PARENT}/connections?connectionId=gitlab-ee`, {
+          gitlabEnterpriseConfig: {
+            hostUri: gitlab.url,
+            webhookSecretSecretVersion: 'projects/demo/secrets/hook/versions/1',
+            readAuthorizerCredential: token('gl-read'),
+            authorizerCredential: token('gl-write'),
+          },
+          gitProxyConfig: { enabled: true },
+        }),
+      );
+      const repo = await makeLink(String(made.name), 'app', `${gitlab.url}/group-app.git`);
+      assert.deepEqual(ok(await call('GET', `/v1/${String(repo.name)}:fetchGitRefs?refType=TAG`)).refNames, ['refs/tags/v1.0']);
+      assert.ok(gitlab.authorizations.includes(`Basic ${Buffer.from('oauth2:glpat-read').toString('base64')}`));
+      // The write token is another secret: the host, which knows only the read token, refuses the push the proxy forwards with it.
+      const write = ok(await call('POST', `/v1/${String(repo.name)}:fetchReadWriteToken`, {}));
+      const clone = join(work, 'gitlab-clone');
+      await git(['clone', '--quiet', cloneUrl(String(repo.gitProxyUri), String(write.token)), clone]);
+      writeFileSync(join(clone, 'x.md'), 'x\n');
+      await git(['add', 'x.md'], clone);
+      await git(['commit', '--quiet', '-m', 'x'], clone);
+      await assert.rejects(git(['push', '--quiet', 'origin', 'main'], clone), /502|refused the connection's credentials/);
+      assert.ok(gitlab.authorizations.includes(`Basic ${Buffer.from('oauth2:glpat-write').toString('base64')}`), 'the push went with the write token');
+    } finally {
+      await gitlab.stop();
+    }
   });
 
   test('what the server cannot do is FAILED_PRECONDITION or UNAVAILABLE, saying what is missing', async () => {

@@ -9,6 +9,8 @@ import { LocationsApi } from './api/locations.js';
 import { MethodTable } from './api/methods.js';
 import { OperationsApi } from './api/operations.js';
 import { PageTokens } from './api/page-token.js';
+import { loadFixtures } from './api/fixtures.js';
+import type { ResourceDeps } from './api/resource-module.js';
 import { SecretVersions } from './api/secrets.js';
 import { StandardMethods } from './api/standard-methods.js';
 import { JwtAuthenticator } from './auth/jwt-authenticator.js';
@@ -21,6 +23,8 @@ import { Engine } from './engine/engine.js';
 import { ConnectionSchema, GitRepositoryLinkSchema, type Connection, type GitRepositoryLink } from './gen/google/cloud/developerconnect/v1/developer_connect_pb.js';
 import { GitTokens } from './git/link-tokens.js';
 import { GIT_PROXY_PREFIX, GitProxy } from './git/proxy.js';
+import { AUTHORIZE_PATH, AuthorizePage } from './oauth/authorize-page.js';
+import { OAuthTickets } from './oauth/tickets.js';
 import { bootstrapOwner, IamAuthorizer } from './iam/authorizer.js';
 import { IamPolicies } from './iam/policies.js';
 import { applyPolicyFile, loadPolicyFile } from './iam/policy-file.js';
@@ -50,6 +54,8 @@ export interface ServerOptions {
   trustedAudiences?: readonly string[];
   /** With `jwt`: a policy file applied at start (`--iam-policy`). */
   iamPolicyFile?: string;
+  /** `--fixtures`: resources to seed at start (see src/api/fixtures.ts). */
+  fixturesFile?: string;
   /** `--secrets-file`: the values of the Secret Manager versions connections name (JSON: version name → value). */
   secretsFile?: string;
   /** The base URL clients reach this server at, for the URIs it hands out (git_proxy_uri); default `http://HOST:PORT`. */
@@ -86,7 +92,8 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   let publicUrl = options.publicUrl ?? '';
   const secrets = options.secretsFile ? SecretVersions.fromFile(options.secretsFile) : new SecretVersions();
   const gitTokens = new GitTokens(secret(options.dataDir, 'git-token.key'));
-  const deps = { store, tokens, secrets, gitTokens, publicUrl: () => publicUrl };
+  const oauth = new OAuthTickets(secret(options.dataDir, 'oauth.key'));
+  const deps: ResourceDeps = { store, tokens, secrets, gitTokens, oauth, applyChange: (change) => store.applyResourceChange(change), publicUrl: () => publicUrl };
   const resourceMethods = RESOURCES.flatMap((module) => new StandardMethods(module, engine, deps, { operationDelayMs: options.operationDelayMs }).entries());
   const methods = new MethodTable(
     {
@@ -97,6 +104,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     resourceMethods,
     auth.authorizer,
   );
+  if (options.fixturesFile) log.info({ loaded: await loadFixtures(store, RESOURCES, options.fixturesFile) }, 'loaded fixtures');
   const recovered = await engine.recover();
   if (recovered.resumed + recovered.failed > 0) log.info(recovered, 'recovered unfinished operations');
 
@@ -110,7 +118,13 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     secret: (version, field, resource) => secrets.value(version, field, resource),
     log: log.child({ component: 'git-proxy' }),
   });
-  const http = (req: IncomingMessage, res: ServerResponse) => (req.url?.startsWith(GIT_PROXY_PREFIX) ? gitProxy.handle(req, res) : rest.handle(req, res));
+  const authorizePage = new AuthorizePage(oauth);
+  const http = (req: IncomingMessage, res: ServerResponse) => {
+    const url = req.url ?? '/';
+    if (url.startsWith(GIT_PROXY_PREFIX)) return gitProxy.handle(req, res);
+    if (url === AUTHORIZE_PATH || url.startsWith(`${AUTHORIZE_PATH}?`)) return authorizePage.handle(req, res);
+    rest.handle(req, res);
+  };
   const listener = new DualProtocolListener(grpcServer, http, options.tls);
   const address = await listener.listen(options.host, options.port);
   const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;

@@ -1,6 +1,8 @@
 import type { DescMessage, DescMethod, Message, MessageShape } from '@bufbuild/protobuf';
 import type { GitTokens } from '../git/link-tokens.js';
-import type { ResourceRecord, ResourceStore } from '../store/store.js';
+import type { Operation } from '../gen/google/longrunning/operations_pb.js';
+import type { OAuthTickets } from '../oauth/tickets.js';
+import type { ResourceChange, ResourceRecord, ResourceStore } from '../store/store.js';
 import type { PageTokens } from './page-token.js';
 import type { SecretVersions } from './secrets.js';
 import type { CallContext } from './context.js';
@@ -23,8 +25,19 @@ export interface ResourceDeps {
   tokens: PageTokens;
   secrets: SecretVersions;
   gitTokens: GitTokens;
+  oauth: OAuthTickets;
+  /**
+   * Commits a change to resources that no operation carries (FinishOAuth making a User), with its
+   * preconditions checked in the same transaction.
+   */
+  applyChange(change: ResourceChange): Promise<void>;
   /** The server's own base URL (`http://127.0.0.1:8080`), known once it listens. */
   publicUrl(): string;
+}
+
+/** A module's own standard methods, for its custom methods (DeleteSelf deletes the caller's User). */
+export interface OwnMethods {
+  deleteByName(name: string): Promise<Operation>;
 }
 
 /** What `derive` knows besides the resource. */
@@ -61,7 +74,7 @@ export interface ResourceModule<R extends DescMessage = DescMessage> {
   orderFields: readonly string[];
   hooks?: ResourceHooks<R>;
   /** Methods of its own, made once the server's parts exist. */
-  custom?: (deps: ResourceDeps) => CustomMethod[];
+  custom?: (deps: ResourceDeps, own: OwnMethods) => CustomMethod[];
 }
 
 /** Declares a module with its message type carried through to its hooks. */

@@ -92,7 +92,7 @@ interface Row {
   /** The least role that grants it: the permitted caller holds it on projects/matrix, the other caller on projects/other. */
   role: string;
   /** The request field naming the resource; a path for updates (`connection.name`). */
-  on: 'name' | 'parent' | 'resource' | 'gitRepositoryLink' | 'connection.name' | 'accountConnector.name' | 'insightsConfig.name';
+  on: 'name' | 'parent' | 'resource' | 'gitRepositoryLink' | 'accountConnector' | 'connection.name' | 'accountConnector.name' | 'insightsConfig.name';
   /** The request, proto3 JSON. */
   request(f: Fixture, transport: Transport): JsonObject;
   /** Its REST form; none for gRPC-only methods. */
@@ -154,6 +154,44 @@ function standardRows(r: {
       permitted: (f) => operationOf('update', r.existing(f)) });
   }
   return rows;
+}
+
+function oauthRows(): Row[] {
+  const method = (name: string) => DeveloperConnect.methods.find((m) => m.name === name)!;
+  const noUser = (f: Fixture): Expected => ({
+    error: { code: Code.NOT_FOUND, message: new RegExp(`has no User under '${f.accountConnector}'`), reason: 'RESOURCE_NOT_FOUND', domain: 'developerconnect.googleapis.com' },
+  });
+  const users = (f: Fixture) => `${f.accountConnector}/users`;
+  return [
+    { method: method('ListUsers'), permission: 'developerconnect.users.list', role: OAUTH_ADMIN, on: 'parent',
+      request: (f) => ({ parent: f.accountConnector }),
+      rest: (q) => ({ verb: 'GET', path: `/v1/${String(q.parent)}/users` }),
+      permitted: () => ok((body) => assert.deepEqual(body, {})) },
+    { method: method('DeleteUser'), permission: 'developerconnect.users.delete', role: OAUTH_ADMIN, on: 'name',
+      request: (f) => ({ name: `${users(f)}/nobody` }),
+      rest: (q) => ({ verb: 'DELETE', path: `/v1/${String(q.name)}` }),
+      permitted: (f) => notFound(`${users(f)}/nobody`) },
+    { method: method('StartOAuth'), permission: 'developerconnect.users.startOAuth', role: OAUTH_ADMIN, on: 'accountConnector',
+      request: (f) => ({ accountConnector: f.accountConnector }),
+      rest: (q) => ({ verb: 'GET', path: `/v1/${String(q.accountConnector)}/users:startOAuthFlow` }),
+      permitted: () => ok((body) => assert.deepEqual([body.codeChallengeMethod, typeof body.ticket], ['S256', 'string'])) },
+    { method: method('FinishOAuth'), permission: 'developerconnect.users.finishOAuth', role: OAUTH_ADMIN, on: 'accountConnector',
+      request: (f) => ({ accountConnector: f.accountConnector, oauthParams: { code: 'made-up', ticket: 'made-up' } }),
+      rest: (q) => ({ verb: 'GET', path: `/v1/${String(q.accountConnector)}/users:finishOAuthFlow?oauthParams.code=made-up&oauthParams.ticket=made-up` }),
+      permitted: () => ok((body) => assert.equal((body.exchangeError as JsonObject).code, 'invalid_request')) },
+    { method: method('FetchAccessToken'), permission: 'developerconnect.users.fetchAccessToken', role: OAUTH_USER, on: 'accountConnector',
+      request: (f) => ({ accountConnector: f.accountConnector }),
+      rest: (q) => ({ verb: 'POST', path: `/v1/${String(q.accountConnector)}/users:fetchAccessToken`, body: {} }),
+      permitted: (f) => noUser(f) },
+    { method: method('FetchSelf'), permission: 'developerconnect.users.getSelf', role: OAUTH_USER, on: 'name',
+      request: (f) => ({ name: f.accountConnector }),
+      rest: (q) => ({ verb: 'GET', path: `/v1/${String(q.name)}/users:fetchSelf` }),
+      permitted: (f) => noUser(f) },
+    { method: method('DeleteSelf'), permission: 'developerconnect.users.deleteSelf', role: OAUTH_ADMIN, on: 'name',
+      request: (f) => ({ name: f.accountConnector }),
+      rest: (q) => ({ verb: 'DELETE', path: `/v1/${String(q.name)}/users:deleteSelf` }),
+      permitted: (f) => noUser(f) },
+  ];
 }
 
 const emptyResponse = ok((body) => assert.deepEqual(body, {}));
@@ -236,6 +274,8 @@ const ROWS: Row[] = [
       error: { code: Code.FAILED_PRECONDITION, message: /github\.com, which devconnect-emulator does not call/, reason: 'HOST_NOT_REACHABLE', domain: 'developerconnect.googleapis.com' },
     }),
   })),
+  // Users and the OAuth flow of the existing connector; nobody has connected an account to it, so the caller has no User.
+  ...oauthRows(),
   { method: IAMPolicy.method.getIamPolicy, permission: 'resourcemanager.projects.getIamPolicy', role: 'roles/viewer', on: 'resource',
     request: () => ({ resource: PROJECT }),
     rest: (r) => ({ verb: 'POST', path: `/v1/${r.resource}:getIamPolicy`, body: {} }),

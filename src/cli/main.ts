@@ -1,5 +1,6 @@
 #!/usr/bin/env node
 import { Command } from 'commander';
+import { fixturesCommand } from './fixtures.js';
 import { iamCommand } from './iam.js';
 import { serveCommand } from './serve.js';
 import { serviceAccountsCommand } from './service-accounts.js';
@@ -10,7 +11,8 @@ const program = new Command('devconnect-emulator')
   .addCommand(serveCommand())
   .addCommand(tokenCommand())
   .addCommand(serviceAccountsCommand())
-  .addCommand(iamCommand());
+  .addCommand(iamCommand())
+  .addCommand(fixturesCommand());
 
 program.parseAsync(process.argv).catch((error: unknown) => {
   process.stderr.write(`devconnect-emulator: ${(error as Error).message}\n`);

@@ -56,6 +56,8 @@ export interface ResourceHooks<R extends DescMessage> {
    * and on update, in place, after the client's fields are applied.
    */
   derive?(resource: MessageShape<R>, context: DeriveContext): void;
+  /** Whether an update from `before` to `after` removes every resource below this one (a connector's Users when its scopes change). */
+  dropsChildren?(before: MessageShape<R>, after: MessageShape<R>): boolean;
 }
 
 /**

@@ -55,6 +55,7 @@ export class StandardMethods implements OwnMethods {
   readonly schema: ResourceSchema;
   private readonly typeUrl: string;
   private readonly store: ResourceStore;
+  private readonly hasReconciling: boolean;
 
   constructor(
     private readonly module: ResourceModule,
@@ -64,6 +65,7 @@ export class StandardMethods implements OwnMethods {
   ) {
     this.store = deps.store;
     this.schema = new ResourceSchema(module.schema);
+    this.hasReconciling = this.schema.field('reconciling') !== undefined;
     this.typeUrl = `type.googleapis.com/${module.schema.typeName}`;
     const { create: c, update: u, delete: d } = module.methods;
     if (c) engine.register(this.handler('create', (input, resumed) => this.runCreate(input, resumed)));
@@ -141,7 +143,13 @@ export class StandardMethods implements OwnMethods {
     parseByPattern(name, this.schema.pattern);
     const record = await this.store.getResource(name);
     if (!record || record.collection !== this.schema.plural) throw this.notFound(name);
-    return fromBinary(this.module.schema, record.data);
+    return this.withReconciling(fromBinary(this.module.schema, record.data));
+  }
+
+  /** AIP-128: `reconciling` is true while an operation on the resource runs; it is not stored. */
+  private withReconciling(resource: Message): Message {
+    if (this.hasReconciling) (resource as unknown as { reconciling: boolean }).reconciling = this.engine.reconciling(String(fieldsOf(resource).name));
+    return resource;
   }
 
   private async list(method: DescMethod, request: Message): Promise<Message> {
@@ -160,7 +168,7 @@ export class StandardMethods implements OwnMethods {
       pageToken: String(r.pageToken ?? ''),
       tokens: this.deps.tokens,
     });
-    return create(method.output, { [itemsField.localName]: page.items, nextPageToken: page.nextPageToken } as never);
+    return create(method.output, { [itemsField.localName]: page.items.map((item) => this.withReconciling(item)), nextPageToken: page.nextPageToken } as never);
   }
 
   /**
@@ -228,10 +236,13 @@ export class StandardMethods implements OwnMethods {
     const stored = await this.store.getResource(name);
     let resource: Message;
     let require: Precondition[];
+    let dropChildren = false;
     if (stored) {
       resource = fromBinary(this.module.schema, stored.data);
       require = [...(input.require ?? []), { kind: 'etag', name, etag: stored.etag }];
+      const before = fromBinary(this.module.schema, stored.data);
       asFailure(() => this.schema.applyMask(resource, patch, input.paths ?? [], 'update_mask'));
+      dropChildren = this.module.hooks?.dropsChildren?.(before as never, resource as never) ?? false;
     } else {
       if (!input.allowMissing) throw new OperationFailure(Code.NOT_FOUND, this.notFound(name).message);
       // AIP-134 allow_missing: the update creates the resource.
@@ -251,7 +262,7 @@ export class StandardMethods implements OwnMethods {
     await this.derive(resource);
     const record = this.record(name, resource, etag);
     const response = { typeUrl: this.typeUrl, value: record.data };
-    return input.validateOnly ? { response } : { response, change: { require, put: record } };
+    return input.validateOnly ? { response } : { response, change: { require, put: record, ...(dropChildren ? { deleteChildrenOf: name } : {}) } };
   }
 
   /** Delete of the resource with this name, as DeleteX would run it (for custom methods such as DeleteSelf). */

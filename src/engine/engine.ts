@@ -43,6 +43,8 @@ export type CancelResult = 'requested' | 'already-done' | 'not-found' | 'not-can
 export class Engine {
   private readonly handlers = new Map<string, OperationHandler>();
   private readonly running = new Map<string, { controller: AbortController; done: Promise<void> }>();
+  /** How many operations running here act on each target resource: what makes a resource `reconciling`. */
+  private readonly busyTargets = new Map<string, number>();
   private readonly waiters = new Waiters();
   /**
    * Write-through cache of operation records, filled only with what was committed: every change
@@ -95,7 +97,7 @@ export class Engine {
     }
     this.records.set(record.name, record);
     inserted.resolve();
-    this.track(record.name, controller, settlement);
+    this.track(record, controller, settlement);
     if (this.stopping) controller.abort(new ShuttingDown('server shutting down'));
     return record;
   }
@@ -215,17 +217,32 @@ export class Engine {
   private launch(record: OperationRecord, handler: OperationHandler, resumed: boolean): void {
     if (this.stopping) return;
     const controller = new AbortController();
-    this.track(record.name, controller, this.run(record.name, handler, record.input, controller, resumed, Promise.resolve()));
+    this.track(record, controller, this.run(record.name, handler, record.input, controller, resumed, Promise.resolve()));
   }
 
   /** Registers running work, so cancel and stop reach it, and commits its outcome when it ends. */
-  private track(name: string, controller: AbortController, settlement: Promise<Settlement>): void {
+  private track(record: Pick<OperationRecord, 'name' | 'target'>, controller: AbortController, settlement: Promise<Settlement>): void {
+    const { name, target } = record;
+    this.busyTargets.set(target, (this.busyTargets.get(target) ?? 0) + 1);
     const done = settlement
       .then((s) => this.settle(name, s))
       // A failed final write leaves the operation unfinished in the store; the next start resumes or fails it.
       .catch((error: unknown) => this.log.error({ err: error, operation: name }, 'could not record the outcome of an operation'))
-      .finally(() => this.running.delete(name));
+      .finally(() => {
+        this.running.delete(name);
+        const left = (this.busyTargets.get(target) ?? 1) - 1;
+        if (left > 0) this.busyTargets.set(target, left);
+        else this.busyTargets.delete(target);
+      });
     this.running.set(name, { controller, done });
+  }
+
+  /**
+   * Whether an operation on this resource is running here (AIP-128 `reconciling`). Known for this
+   * process's operations; with several nodes on one database the others' are not seen yet.
+   */
+  reconciling(target: string): boolean {
+    return this.busyTargets.has(target);
   }
 
   /** Runs a handler to its end; never rejects. `inserted` resolves once the operation is in the store. */

@@ -298,6 +298,7 @@ export class SqliteStore implements Store {
       this.statements.deleteResource.run(change.delete.name);
       if (change.delete.cascade) this.statements.deleteDescendants.run(change.delete.name, change.delete.name);
     }
+    if (change.deleteChildrenOf !== undefined) this.statements.deleteDescendants.run(change.deleteChildrenOf, change.deleteChildrenOf);
     if (change.put) {
       const { name, parent, collection, etag, data, index } = change.put;
       const seq = this.statements.putResource.get({ name, parent, collection, etag, data: bytes(data), indexed: index ? 1 : 0 }) as number;

@@ -79,6 +79,8 @@ export interface ResourceChange {
   put?: ResourceRecord;
   /** Removed; with `cascade`, every resource below it too (AIP-135 `force`). Removing what is gone is no error. */
   delete?: { name: string; cascade: boolean };
+  /** Every resource below this one is removed, and it stays (an AccountConnector whose scopes change loses its Users). */
+  deleteChildrenOf?: string;
 }
 
 export interface Outcome {

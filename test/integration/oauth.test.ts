@@ -149,4 +149,23 @@ describe('AccountConnector OAuth flow and Users', () => {
     assert.equal((await call(OWNER, 'GET', `/v1/${CONNECTOR}/users`)).status, 200);
     assert.deepEqual((await ok(OWNER, 'GET', `/v1/${CONNECTOR}/users`)).users, undefined, 'the Users went with it');
   });
+
+  test("changing a connector's scopes deletes its Users (they re-authorize); other updates keep them", async () => {
+    const other = `${PARENT}/accountConnectors/gitlab`;
+    await ok(OWNER, 'POST', `/v1/${PARENT}/accountConnectors?accountConnectorId=gitlab`, { providerOauthConfig: { systemProviderId: 'GITLAB', scopes: ['api'] } });
+    const start = await ok(ALICE, 'GET', `/v1/${other}/users:startOAuthFlow`);
+    const code = codeFrom((await authorize(String(start.authUri))).html);
+    await ok(ALICE, 'GET', `/v1/${other}/users:finishOAuthFlow?oauthParams.code=${encodeURIComponent(code)}&oauthParams.ticket=${encodeURIComponent(String(start.ticket))}`);
+    assert.equal((await call(ALICE, 'GET', `/v1/${other}/users:fetchSelf`)).status, 200);
+
+    assert.equal((await ok(OWNER, 'PATCH', `/v1/${other}?updateMask=labels`, { labels: { team: 'a' } })).done, true);
+    assert.equal((await call(ALICE, 'GET', `/v1/${other}/users:fetchSelf`)).status, 200, 'a label changes nothing for the Users');
+
+    const rescoped = await ok(OWNER, 'PATCH', `/v1/${other}?updateMask=providerOauthConfig.scopes`, { providerOauthConfig: { scopes: ['api', 'read_user'] } });
+    assert.equal(rescoped.done, true, JSON.stringify(rescoped));
+    assert.deepEqual(((rescoped.response as Json).providerOauthConfig as Json).scopes, ['api', 'read_user']);
+    assert.equal((await call(ALICE, 'GET', `/v1/${other}/users:fetchSelf`)).status, 404);
+    assert.equal((await ok(OWNER, 'GET', `/v1/${other}/users`)).users, undefined);
+    assert.equal((await ok(OWNER, 'GET', `/v1/${other}`)).name, other, 'the connector itself stays');
+  });
 });

@@ -239,6 +239,18 @@ describe('standard methods over REST, operations that take 300 ms', () => {
     assert.deepEqual(stored, unpacked(winners[0]!.response), 'the stored connection is the winner’s');
   });
 
+  test('reconciling is true while an operation on the resource runs, in Get and List', async () => {
+    const created = await rest(server.url, 'POST', `${CONNECTIONS}?connectionId=busy`, GITHUB);
+    const made = unpacked((await untilDone(server.url, created.body.name as string)).response);
+    assert.equal(made.reconciling, undefined);
+    const op = await rest(server.url, 'PATCH', `/v1/${String(made.name)}?updateMask=labels`, { labels: { a: 'b' } });
+    assert.equal((await rest(server.url, 'GET', `/v1/${String(made.name)}`)).body.reconciling, true);
+    const listed = (await rest(server.url, 'GET', CONNECTIONS)).body.connections as Json[];
+    assert.equal(listed.find((c) => c.name === made.name)?.reconciling, true);
+    await untilDone(server.url, op.body.name as string);
+    assert.equal((await rest(server.url, 'GET', `/v1/${String(made.name)}`)).body.reconciling, undefined, 'false again once it is done');
+  });
+
   test('a cancelled update leaves no trace', async () => {
     const created = await rest(server.url, 'POST', `${CONNECTIONS}?connectionId=cancel-upd`, GITHUB);
     const made = unpacked((await untilDone(server.url, created.body.name as string)).response);

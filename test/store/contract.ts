@@ -457,6 +457,26 @@ export function storeContract(name: string, open: () => Promise<Store>, options:
       assert.equal(await store.getOperation(other.name), undefined);
     });
 
+    it('deleteChildrenOf removes everything below a resource and keeps it, its siblings and their children, with the put in the same change', async () => {
+      const store = await fresh();
+      const connector = resource(P, 'gh', 'accountConnectors');
+      const sibling = resource(P, 'gh2', 'accountConnectors');
+      await addResource(store, connector);
+      await addResource(store, sibling);
+      const users = ['u1', 'u2'].map((id) => resource(connector.name, id, 'users'));
+      const theirs = resource(sibling.name, 'u1', 'users');
+      for (const r of [...users, theirs]) await addResource(store, r);
+      const grandchild = resource(users[0]!.name, 'k', 'keys');
+      await addResource(store, grandchild);
+      const updated = { ...connector, etag: 'etag-gh-2', data: new Uint8Array([7]) };
+      const op = await store.insertOperation(newOp());
+      assert.equal(await store.finishOperation(op.name, { response: RESPONSE }, new Date(T0), { require: [{ kind: 'etag', name: connector.name, etag: connector.etag }], put: updated, deleteChildrenOf: connector.name }), true);
+      assert.deepEqual(await store.getResource(connector.name), updated);
+      for (const gone of [...users, grandchild]) assert.equal(await store.getResource(gone.name), undefined, gone.name);
+      assert.deepEqual(await store.getResource(sibling.name), sibling);
+      assert.deepEqual(await store.getResource(theirs.name), theirs);
+    });
+
     it('a delete change removes the resource with the outcome, and deleting nothing succeeds', async () => {
       const store = await fresh();
       const doomed = resource(P, 'doomed');

@@ -1,5 +1,5 @@
 import { defineResource } from '../../api/resource-module.js';
-import { AccountConnectorSchema, DeveloperConnect } from '../../gen/google/cloud/developerconnect/v1/developer_connect_pb.js';
+import { AccountConnectorSchema, DeveloperConnect, type AccountConnector } from '../../gen/google/cloud/developerconnect/v1/developer_connect_pb.js';
 
 /** An OAuth client of a provider (GitHub, GitLab, …) through which users connect their own accounts; its Users live below it. */
 export const accountConnectors = defineResource({
@@ -21,4 +21,14 @@ export const accountConnectors = defineResource({
     'annotations.*': 'string',
   },
   orderFields: ['name', 'create_time', 'update_time'],
+  hooks: {
+    // The proto: "In the event of changing scopes, user records under AccountConnector will be deleted and users will re-auth again."
+    dropsChildren(before, after) {
+      return JSON.stringify(scopesOf(before)) !== JSON.stringify(scopesOf(after));
+    },
+  },
 });
+
+function scopesOf(connector: AccountConnector): string[] {
+  return connector.accountConnectorConfig.case === 'providerOauthConfig' ? connector.accountConnectorConfig.value.scopes : [];
+}

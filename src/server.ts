@@ -5,7 +5,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pino, type Logger } from 'pino';
 import { IamPolicyApi } from './api/iam-policy.js';
-import { LocationsApi } from './api/locations.js';
+import { KnownLocations, LocationsApi } from './api/locations.js';
 import { MethodTable } from './api/methods.js';
 import { OperationsApi } from './api/operations.js';
 import { PageTokens } from './api/page-token.js';
@@ -54,6 +54,8 @@ export interface ServerOptions {
   trustedAudiences?: readonly string[];
   /** With `jwt`: a policy file applied at start (`--iam-policy`). */
   iamPolicyFile?: string;
+  /** `--locations`: the location ids offered (default: Developer Connect's regions). */
+  locations?: readonly string[];
   /** `--fixtures`: resources to seed at start (see src/api/fixtures.ts). */
   fixturesFile?: string;
   /** `--secrets-file`: the values of the Secret Manager versions connections name (JSON: version name → value). */
@@ -80,6 +82,8 @@ export interface RunningServer {
 /** Opens the store, recovers unfinished operations, then serves gRPC and REST on one address. */
 export async function startServer(options: ServerOptions): Promise<RunningServer> {
   const log = options.logger ?? pino({ level: 'silent' });
+  // Options are checked before anything is opened.
+  const locations = new KnownLocations(options.locations);
   const store = SqliteStore.open(options.dataDir);
   const engine = new Engine(store, log.child({ component: 'engine' }));
   const tokens = new PageTokens(secret(options.dataDir, 'page-token.key'));
@@ -93,12 +97,12 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   const secrets = options.secretsFile ? SecretVersions.fromFile(options.secretsFile) : new SecretVersions();
   const gitTokens = new GitTokens(secret(options.dataDir, 'git-token.key'));
   const oauth = new OAuthTickets(secret(options.dataDir, 'oauth.key'));
-  const deps: ResourceDeps = { store, tokens, secrets, gitTokens, oauth, applyChange: (change) => store.applyResourceChange(change), publicUrl: () => publicUrl };
+  const deps: ResourceDeps = { store, tokens, secrets, gitTokens, oauth, locations, applyChange: (change) => store.applyResourceChange(change), publicUrl: () => publicUrl };
   const resourceMethods = RESOURCES.flatMap((module) => new StandardMethods(module, engine, deps, { operationDelayMs: options.operationDelayMs }).entries());
   const methods = new MethodTable(
     {
       operations: new OperationsApi(engine, tokens),
-      locations: new LocationsApi(tokens),
+      locations: new LocationsApi(tokens, locations),
       iamPolicy: new IamPolicyApi(policies, auth.authorizer),
     },
     resourceMethods,

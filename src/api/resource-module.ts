@@ -3,6 +3,7 @@ import type { GitTokens } from '../git/link-tokens.js';
 import type { Operation } from '../gen/google/longrunning/operations_pb.js';
 import type { OAuthTickets } from '../oauth/tickets.js';
 import type { ResourceChange, ResourceRecord, ResourceStore } from '../store/store.js';
+import type { KnownLocations } from './locations.js';
 import type { PageTokens } from './page-token.js';
 import type { SecretVersions } from './secrets.js';
 import type { CallContext } from './context.js';
@@ -26,6 +27,8 @@ export interface ResourceDeps {
   secrets: SecretVersions;
   gitTokens: GitTokens;
   oauth: OAuthTickets;
+  /** The locations served (`serve --locations`). */
+  locations: KnownLocations;
   /**
    * Commits a change to resources that no operation carries (FinishOAuth making a User), with its
    * preconditions checked in the same transaction.

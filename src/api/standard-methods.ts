@@ -11,7 +11,6 @@ import { FieldBehavior, field_behavior } from '../gen/google/api/field_behavior_
 import type { Operation } from '../gen/google/longrunning/operations_pb.js';
 import { RequestIdReusedError, type OperationRecord, type RequestKey, type ResourceRecord, type ResourceStore } from '../store/store.js';
 import { listPage, resourceIndex } from './list-page.js';
-import { assertKnownLocation } from './locations.js';
 import { rememberEncoded, toOperationMessage } from './operation-message.js';
 import { pause } from './pause.js';
 import { requestIdentity, requestIdReused } from './request-id.js';
@@ -197,7 +196,7 @@ export class StandardMethods implements OwnMethods {
     if (!patch) throw ApiError.badField(resourceField.name, `${resourceField.name} is required.`);
     const name = String(fieldsOf(patch).name ?? '');
     parseByPattern(name, this.schema.pattern, `${resourceField.name}.name`);
-    assertKnownLocation(name.split('/')[3] ?? '', locationOf(name));
+    this.deps.locations.assertKnown(name.split('/')[3] ?? '', locationOf(name));
     const paths = this.maskPaths(method, r.updateMask as FieldMask | undefined, patch);
     // Paths are checked now, against an empty resource; IMMUTABLE fields are compared at commit with the stored one.
     this.schema.applyMask(create(this.module.schema), patch, paths.filter((p) => !this.isImmutablePath(p)), 'update_mask');
@@ -340,7 +339,7 @@ export class StandardMethods implements OwnMethods {
 
   private checkParent(parent: string): void {
     const ids = parseByPattern(parent, this.schema.parentPattern, 'parent');
-    assertKnownLocation(ids.location ?? '', locationOf(parent));
+    this.deps.locations.assertKnown(ids.location ?? '', locationOf(parent));
   }
 
   /** AIP-133: the resource must not exist, and a parent that is itself a resource must. */

@@ -31,6 +31,7 @@ interface ServeFlags {
   iamPolicy?: string;
   secretsFile?: string;
   fixtures?: string;
+  locations?: string[];
   publicUrl?: string;
   tlsCert?: string;
   tlsKey?: string;
@@ -63,6 +64,7 @@ export function serveCommand(): Command {
     .option('--trusted-audience <aud>', "with --trusted-issuer: an 'aud' accepted in its tokens (repeatable; required, so tokens minted for other apps are refused)", collect, [])
     .option('--iam-policy <file>', 'with --auth jwt: apply the policies and groups of this file at start')
     .option('--secrets-file <file>', 'JSON object of Secret Manager version name → value, for the secrets connections name (git host passwords and tokens)')
+    .option('--locations <ids>', "the locations offered, comma-separated (default: Developer Connect's regions)", (text: string) => text.split(',').map((l) => l.trim()).filter((l) => l !== ''))
     .option('--fixtures <file>', 'JSON of resources to seed at start, by collection (e.g. insightsConfigs, deploymentEvents): see the README')
     .option('--public-url <url>', 'the base URL clients reach this server at, for URIs it hands out (git_proxy_uri); default http://HOST:PORT')
     .option('--tls-cert <file>', 'PEM certificate chain: also accept TLS on the same port (gRPC clients send credentials only over TLS)')
@@ -86,6 +88,7 @@ export function serveCommand(): Command {
         iamPolicyFile: opts.iamPolicy,
         secretsFile: opts.secretsFile,
         fixturesFile: opts.fixtures,
+        locations: opts.locations,
         publicUrl: opts.publicUrl,
         logger,
       });

@@ -92,7 +92,7 @@ interface Row {
   /** The least role that grants it: the permitted caller holds it on projects/matrix, the other caller on projects/other. */
   role: string;
   /** The request field naming the resource; a path for updates (`connection.name`). */
-  on: 'name' | 'parent' | 'resource' | 'gitRepositoryLink' | 'accountConnector' | 'connection.name' | 'accountConnector.name' | 'insightsConfig.name';
+  on: 'name' | 'parent' | 'resource' | 'gitRepositoryLink' | 'accountConnector' | 'connection' | 'connection.name' | 'accountConnector.name' | 'insightsConfig.name';
   /** The request, proto3 JSON. */
   request(f: Fixture, transport: Transport): JsonObject;
   /** Its REST form; none for gRPC-only methods. */
@@ -276,6 +276,26 @@ const ROWS: Row[] = [
   })),
   // Users and the OAuth flow of the existing connector; nobody has connected an account to it, so the caller has no User.
   ...oauthRows(),
+  ...(['FetchLinkableGitRepositories', 'FetchGitHubInstallations'] as const).map((name): Row => ({
+    method: DeveloperConnect.methods.find((m) => m.name === name)!,
+    permission: `developerconnect.connections.${name[0]!.toLowerCase()}${name.slice(1)}`,
+    role: 'roles/viewer',
+    on: 'connection',
+    request: (f) => ({ connection: f.connection }),
+    rest: (q) => ({ verb: 'GET', path: `/v1/${String(q.connection)}:${name[0]!.toLowerCase()}${name.slice(1)}` }),
+    // The fixture's connection is to github.com, whose API the server does not call: the method's own answer.
+    permitted: () => ({
+      error: { code: Code.FAILED_PRECONDITION, message: /github\.com, which devconnect-emulator does not call/, reason: 'PROVIDER_API_NOT_EMULATED', domain: 'developerconnect.googleapis.com' },
+    }),
+  })),
+  { method: InsightsConfigService.method.listDeploymentEvents, permission: 'developerconnect.deploymentEvents.list', role: INSIGHTS_VIEWER, on: 'parent',
+    request: (f) => ({ parent: f.insightsConfig }),
+    rest: (q) => ({ verb: 'GET', path: `/v1/${String(q.parent)}/deploymentEvents` }),
+    permitted: () => ok((body) => assert.deepEqual(body, {})) },
+  { method: InsightsConfigService.method.getDeploymentEvent, permission: 'developerconnect.deploymentEvents.get', role: INSIGHTS_VIEWER, on: 'name',
+    request: (f) => ({ name: `${f.insightsConfig}/deploymentEvents/none` }),
+    rest: (q) => ({ verb: 'GET', path: `/v1/${String(q.name)}` }),
+    permitted: (f) => notFound(`${f.insightsConfig}/deploymentEvents/none`) },
   { method: IAMPolicy.method.getIamPolicy, permission: 'resourcemanager.projects.getIamPolicy', role: 'roles/viewer', on: 'resource',
     request: () => ({ resource: PROJECT }),
     rest: (r) => ({ verb: 'POST', path: `/v1/${r.resource}:getIamPolicy`, body: {} }),

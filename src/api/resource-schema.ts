@@ -40,7 +40,7 @@ export class ResourceSchema {
   }
 
   behaviours(field: DescField): readonly FieldBehavior[] {
-    return this.fieldBehaviours.get(field) ?? (hasOption(field, field_behavior) ? getOption(field, field_behavior) : []);
+    return this.fieldBehaviours.get(field) ?? behavioursOf(field);
   }
 
   has(field: DescField, behaviour: FieldBehavior): boolean {
@@ -68,7 +68,8 @@ export class ResourceSchema {
    * Applies an AIP-134 update mask: each path's value is copied from `patch` to `target` (cleared
    * where `patch` leaves it unset); `*` means every field a client may set. Paths are proto field
    * names, top-level or into message fields (`github_config.app_installation_id`). Unknown paths,
-   * OUTPUT_ONLY fields, the IDENTIFIER and changes to IMMUTABLE fields are INVALID_ARGUMENT.
+   * OUTPUT_ONLY fields and the IDENTIFIER are INVALID_ARGUMENT; IMMUTABLE fields are checked on the
+   * result (immutableChanges).
    */
   applyMask(target: Message, patch: Message, paths: readonly string[], maskField: string): void {
     const expanded = paths.includes('*')
@@ -84,13 +85,40 @@ export class ResourceSchema {
       const from = walk(reflect(this.desc, patch), segments, false);
       const to = walk(reflect(this.desc, target), segments, true);
       if (!from || !to) throw ApiError.badField(maskField, `update_mask path '${path}' is not a field of ${this.kind}.`);
-      if (this.has(top, FieldBehavior.IMMUTABLE) && !sameValue(from, to)) {
-        throw ApiError.badField(`${maskField}`, `${this.kind} field '${path}' is IMMUTABLE: it cannot change after creation.`);
-      }
       if (from.message === undefined || !from.message.isSet(from.field)) to.message.clear(to.field);
       else to.message.set(to.field, from.message.get(from.field) as never);
     }
   }
+}
+
+/** Field behaviours of fields of any message, read once each. */
+const behaviourCache = new WeakMap<DescField, readonly FieldBehavior[]>();
+function behavioursOf(field: DescField): readonly FieldBehavior[] {
+  let behaviours = behaviourCache.get(field);
+  if (!behaviours) {
+    behaviours = hasOption(field, field_behavior) ? getOption(field, field_behavior) : [];
+    behaviourCache.set(field, behaviours);
+  }
+  return behaviours;
+}
+
+/**
+ * The paths of IMMUTABLE fields whose value differs between two versions of a message, at any
+ * depth (`http_config.host_uri`). A message field is compared inside only where both versions have
+ * it: replacing a whole provider configuration is a change of the oneof, not of its fields.
+ */
+export function immutableChanges(desc: DescMessage, before: Message, after: Message, prefix = ''): string[] {
+  const a = reflect(desc, before);
+  const b = reflect(desc, after);
+  const changes: string[] = [];
+  for (const field of desc.fields) {
+    const path = `${prefix}${field.name}`;
+    if (behavioursOf(field).includes(FieldBehavior.IMMUTABLE) && !sameValue({ message: a, field }, { message: b, field })) changes.push(path);
+    else if (field.fieldKind === 'message' && a.isSet(field) && b.isSet(field)) {
+      changes.push(...immutableChanges(field.message, (a.get(field) as ReflectMessage).message, (b.get(field) as ReflectMessage).message, `${path}.`));
+    }
+  }
+  return changes;
 }
 
 interface FieldRef {

@@ -17,7 +17,7 @@ import { requestIdentity, requestIdReused } from './request-id.js';
 import type { CallContext } from './context.js';
 import type { MaybePromise } from '../common/maybe-promise.js';
 import type { OwnMethods, ResourceDeps, ResourceModule } from './resource-module.js';
-import { ResourceSchema } from './resource-schema.js';
+import { immutableChanges, ResourceSchema } from './resource-schema.js';
 
 // AIP-122: resource ids are lowercase letters, digits and hyphens, starting with a letter.
 const RESOURCE_ID = /^[a-z]([a-z0-9-]{0,61}[a-z0-9])?$/;
@@ -198,8 +198,8 @@ export class StandardMethods implements OwnMethods {
     parseByPattern(name, this.schema.pattern, `${resourceField.name}.name`);
     this.deps.locations.assertKnown(name.split('/')[3] ?? '', locationOf(name));
     const paths = this.maskPaths(method, r.updateMask as FieldMask | undefined, patch);
-    // Paths are checked now, against an empty resource; IMMUTABLE fields are compared at commit with the stored one.
-    this.schema.applyMask(create(this.module.schema), patch, paths.filter((p) => !this.isImmutablePath(p)), 'update_mask');
+    // Paths are checked now, against an empty resource; IMMUTABLE fields are compared with the stored resource when the work runs.
+    this.schema.applyMask(create(this.module.schema), patch, paths, 'update_mask');
     const identity = requestIdentity(method, request);
     const allowMissing = flag(r.allowMissing);
     const etag = String(fieldsOf(patch).etag ?? '');
@@ -241,6 +241,10 @@ export class StandardMethods implements OwnMethods {
       require = [...(input.require ?? []), { kind: 'etag', name, etag: stored.etag }];
       const before = fromBinary(this.module.schema, stored.data);
       asFailure(() => this.schema.applyMask(resource, patch, input.paths ?? [], 'update_mask'));
+      const changed = immutableChanges(this.module.schema, before, resource);
+      if (changed.length > 0) {
+        throw new OperationFailure(Code.INVALID_ARGUMENT, `${this.schema.kind} field${changed.length > 1 ? 's' : ''} ${changed.join(', ')} cannot change after creation (IMMUTABLE).`);
+      }
       dropChildren = this.module.hooks?.dropsChildren?.(before as never, resource as never) ?? false;
     } else {
       if (!input.allowMissing) throw new OperationFailure(Code.NOT_FOUND, this.notFound(name).message);
@@ -359,10 +363,6 @@ export class StandardMethods implements OwnMethods {
     }
   }
 
-  private isImmutablePath(path: string): boolean {
-    const field = this.schema.field(path.split('.')[0] ?? '');
-    return field !== undefined && this.schema.has(field, FieldBehavior.IMMUTABLE);
-  }
 
   /** The module's derived fields, with the stored parent of a nested resource at hand. */
   private async derive(resource: Message): Promise<void> {

@@ -82,6 +82,14 @@ export interface ResourceModule<R extends DescMessage = DescMessage> {
   custom?: (deps: ResourceDeps, own: OwnMethods) => CustomMethod[];
 }
 
+/** The filter fields of a declarative-friendly resource (AIP-148 times, labels and annotations), which most have. */
+export const STANDARD_FILTER_FIELDS: Readonly<Record<string, FieldType>> = {
+  create_time: 'timestamp',
+  update_time: 'timestamp',
+  'labels.*': 'string',
+  'annotations.*': 'string',
+};
+
 /** Declares a module with its message type carried through to its hooks. */
 export function defineResource<R extends DescMessage>(module: ResourceModule<R>): ResourceModule {
   return module as unknown as ResourceModule;

@@ -1,4 +1,4 @@
-import { defineResource } from '../../api/resource-module.js';
+import { defineResource, STANDARD_FILTER_FIELDS } from '../../api/resource-module.js';
 import { AccountConnectorSchema, DeveloperConnect, type AccountConnector } from '../../gen/google/cloud/developerconnect/v1/developer_connect_pb.js';
 
 /** An OAuth client of a provider (GitHub, GitLab, …) through which users connect their own accounts; its Users live below it. */
@@ -12,13 +12,10 @@ export const accountConnectors = defineResource({
     delete: DeveloperConnect.method.deleteAccountConnector,
   },
   filterFields: {
+    ...STANDARD_FILTER_FIELDS,
     name: 'string',
     etag: 'string',
     'provider_oauth_config.system_provider_id': 'string',
-    create_time: 'timestamp',
-    update_time: 'timestamp',
-    'labels.*': 'string',
-    'annotations.*': 'string',
   },
   orderFields: ['name', 'create_time', 'update_time'],
   hooks: {

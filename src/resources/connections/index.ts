@@ -2,7 +2,7 @@ import { create } from '@bufbuild/protobuf';
 import { ApiError } from '../../common/errors.js';
 import { providerMethods } from './provider-methods.js';
 import { checkSecretVersions } from './secret-versions.js';
-import { defineResource } from '../../api/resource-module.js';
+import { defineResource, STANDARD_FILTER_FIELDS } from '../../api/resource-module.js';
 import {
   ConnectionSchema,
   DeveloperConnect,
@@ -22,16 +22,13 @@ export const connections = defineResource({
     delete: DeveloperConnect.method.deleteConnection,
   },
   filterFields: {
+    ...STANDARD_FILTER_FIELDS,
     name: 'string',
     uid: 'string',
     etag: 'string',
     disabled: 'bool',
     reconciling: 'bool',
-    create_time: 'timestamp',
-    update_time: 'timestamp',
     'installation_state.stage': 'string',
-    'labels.*': 'string',
-    'annotations.*': 'string',
   },
   orderFields: ['name', 'create_time', 'update_time'],
   hooks: {

@@ -1,5 +1,5 @@
 import { fromBinary } from '@bufbuild/protobuf';
-import { defineResource } from '../../api/resource-module.js';
+import { defineResource, STANDARD_FILTER_FIELDS } from '../../api/resource-module.js';
 import { ConnectionSchema, DeveloperConnect, GitRepositoryLinkSchema } from '../../gen/google/cloud/developerconnect/v1/developer_connect_pb.js';
 import { gitProxyUri } from '../../git/proxy.js';
 import { gitMethods } from './git-methods.js';
@@ -14,16 +14,13 @@ export const gitRepositoryLinks = defineResource({
     delete: DeveloperConnect.method.deleteGitRepositoryLink,
   },
   filterFields: {
+    ...STANDARD_FILTER_FIELDS,
     name: 'string',
     uid: 'string',
     etag: 'string',
     clone_uri: 'string',
     reconciling: 'bool',
     webhook_id: 'string',
-    create_time: 'timestamp',
-    update_time: 'timestamp',
-    'labels.*': 'string',
-    'annotations.*': 'string',
   },
   orderFields: ['name', 'create_time', 'update_time'],
   hooks: {

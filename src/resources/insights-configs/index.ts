@@ -1,4 +1,4 @@
-import { defineResource } from '../../api/resource-module.js';
+import { defineResource, STANDARD_FILTER_FIELDS } from '../../api/resource-module.js';
 import { InsightsConfig_State, InsightsConfigSchema, InsightsConfigService } from '../../gen/google/cloud/developerconnect/v1/insights_config_pb.js';
 
 /** Developer Connect Insights: which App Hub application or projects to gather deployment insights for. */
@@ -12,14 +12,11 @@ export const insightsConfigs = defineResource({
     delete: InsightsConfigService.method.deleteInsightsConfig,
   },
   filterFields: {
+    ...STANDARD_FILTER_FIELDS,
     name: 'string',
     state: 'string',
     app_hub_application: 'string',
     reconciling: 'bool',
-    create_time: 'timestamp',
-    update_time: 'timestamp',
-    'labels.*': 'string',
-    'annotations.*': 'string',
   },
   orderFields: ['name', 'create_time', 'update_time'],
   hooks: {

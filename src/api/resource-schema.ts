@@ -23,7 +23,6 @@ export class ResourceSchema {
   private readonly fieldBehaviours = new Map<DescField, readonly FieldBehavior[]>();
   /** Fields the server keeps (OUTPUT_ONLY): cleared from what a client sends (AIP-203). */
   readonly outputOnly: readonly DescField[];
-  readonly required: readonly DescField[];
 
   constructor(readonly desc: DescMessage) {
     if (!hasOption(desc, resourceOption)) throw new Error(`${desc.typeName} has no google.api.resource option`);
@@ -36,7 +35,6 @@ export class ResourceSchema {
     this.parentPattern = pattern.split('/').slice(0, -2).join('/');
     for (const field of desc.fields) this.fieldBehaviours.set(field, hasOption(field, field_behavior) ? getOption(field, field_behavior) : []);
     this.outputOnly = desc.fields.filter((f) => this.has(f, FieldBehavior.OUTPUT_ONLY));
-    this.required = desc.fields.filter((f) => this.has(f, FieldBehavior.REQUIRED));
   }
 
   behaviours(field: DescField): readonly FieldBehavior[] {
@@ -52,10 +50,13 @@ export class ResourceSchema {
     return this.desc.fields.find((f) => f.name === protoName);
   }
 
-  /** The REQUIRED fields of the resource that `message` leaves unset, as field paths under `prefix`. */
+  /**
+   * The REQUIRED fields that `message` leaves unset, as field paths under `prefix`: the resource's
+   * own, and those of every message field it sets (AIP-203: a nested REQUIRED field is required
+   * whenever its parent is present).
+   */
   missingRequired(message: Message, prefix: string): string[] {
-    const r = reflect(this.desc, message);
-    return this.required.filter((f) => !r.isSet(f)).map((f) => `${prefix}.${f.name}`);
+    return missingRequired(reflect(this.desc, message), prefix);
   }
 
   /** Clears what clients may not set (OUTPUT_ONLY fields), in place. */
@@ -100,6 +101,20 @@ function behavioursOf(field: DescField): readonly FieldBehavior[] {
     behaviourCache.set(field, behaviours);
   }
   return behaviours;
+}
+
+function missingRequired(message: ReflectMessage, prefix: string): string[] {
+  const missing: string[] = [];
+  for (const field of message.fields) {
+    const path = `${prefix}.${field.name}`;
+    if (!message.isSet(field)) {
+      // A field of a oneof that another member fills is not missing.
+      if (behavioursOf(field).includes(FieldBehavior.REQUIRED) && !(field.oneof && message.oneofCase(field.oneof) !== undefined)) missing.push(path);
+    } else if (field.fieldKind === 'message') {
+      missing.push(...missingRequired(message.get(field) as ReflectMessage, path));
+    }
+  }
+  return missing;
 }
 
 /**

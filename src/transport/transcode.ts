@@ -154,12 +154,17 @@ function setPath(json: JsonObject, message: DescMessage, path: string[], value: 
   }
 }
 
-/** Query values are strings; the JSON mapping accepts strings for numbers and enums, but not for bools. */
+/**
+ * Query values are strings; the JSON mapping accepts strings for numbers and enum names, but not
+ * for bools, nor enum numbers (`?refType=2`, which Google's clients send with enum-encoding=int).
+ */
 function scalarFromString(field: DescField, value: string): JsonValue {
   const scalar = field.fieldKind === 'scalar' || field.fieldKind === 'list' ? field.scalar : undefined;
   if (scalar === ScalarType.BOOL) {
     if (value === 'true' || value === 'false') return value === 'true';
     throw ApiError.invalidArgument(`Parameter '${field.name}' must be true or false (got '${value}').`, field.name);
   }
+  const isEnum = field.fieldKind === 'enum' || (field.fieldKind === 'list' && field.listKind === 'enum');
+  if (isEnum && /^-?\d+$/.test(value)) return Number(value);
   return value;
 }

@@ -84,7 +84,7 @@ describe('malformed input never yields a 500', () => {
       ['POST', `${op}/operation-1-a:cancel`, { name: 'x' }],
       ['DELETE', `${op}/operation-1-a`, { name: 'x' }],
       ['POST', `/v1/${PARENT}/connections?connectionId=ok`, '{"githubConfig": []}'],
-      ['POST', `/v1/${PARENT}/connections?connectionId=ok&validateOnly=yes`, { githubConfig: {} }],
+      ['POST', `/v1/${PARENT}/connections?connectionId=ok&validateOnly=yes`, { githubConfig: { githubApp: 'DEVELOPER_CONNECT' } }],
       ['GET', `/v1/${PARENT}/connections?pageToken=zzz`],
     ];
     for (const [method, path, body] of cases) {
@@ -95,7 +95,7 @@ describe('malformed input never yields a 500', () => {
   });
 
   test('a body over 1 MiB is refused cleanly', async () => {
-    const huge = JSON.stringify({ githubConfig: {}, labels: { big: 'x'.repeat(2 * 1024 * 1024) } });
+    const huge = JSON.stringify({ githubConfig: { githubApp: 'DEVELOPER_CONNECT' }, labels: { big: 'x'.repeat(2 * 1024 * 1024) } });
     const res = await rest(server.url, 'POST', `/v1/${PARENT}/connections?connectionId=huge`, huge);
     assert.equal(res.status, 400);
   });

@@ -67,7 +67,7 @@ describe('ListConnections over REST: filter (AIP-160) and order_by (AIP-132)', (
   test('a page token stays valid when connections are added or deleted before the next page', async () => {
     const first = await rest(server.url, 'GET', `/v1/${PARENT}/connections?orderBy=name&pageSize=2`);
     assert.deepEqual((first.body.connections as Json[]).map((c) => (c.name as string).split('/').pop()), ['alpha', 'bravo']);
-    await rest(server.url, 'POST', `/v1/${PARENT}/connections?connectionId=aardvark`, { githubConfig: {} });
+    await rest(server.url, 'POST', `/v1/${PARENT}/connections?connectionId=aardvark`, { githubConfig: { githubApp: 'DEVELOPER_CONNECT' } });
     await rest(server.url, 'DELETE', `/v1/${PARENT}/connections/charlie`);
     const next = await rest(server.url, 'GET', `/v1/${PARENT}/connections?orderBy=name&pageSize=2&pageToken=${encodeURIComponent(first.body.nextPageToken as string)}`);
     assert.deepEqual((next.body.connections as Json[]).map((c) => (c.name as string).split('/').pop()), ['delta', 'echo']);

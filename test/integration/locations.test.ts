@@ -20,7 +20,7 @@ describe('locations', () => {
 
   test("by default: Developer Connect's regions, and a resource elsewhere is NOT_FOUND", async () => {
     assert.deepEqual(await ids(byDefault), [...LOCATIONS]);
-    const res = await rest(byDefault.url, 'POST', '/v1/projects/demo/locations/moon-north1/connections?connectionId=c', { githubConfig: {} });
+    const res = await rest(byDefault.url, 'POST', '/v1/projects/demo/locations/moon-north1/connections?connectionId=c', { githubConfig: { githubApp: 'DEVELOPER_CONNECT' } });
     assert.equal(res.status, 404);
     assert.match(String((res.body.error as Json).message), /Location 'projects\/demo\/locations\/moon-north1' was not found/);
   });
@@ -29,7 +29,7 @@ describe('locations', () => {
     assert.deepEqual(await ids(custom), ['moon-north1', 'us-central1']);
     assert.equal((await rest(custom.url, 'GET', '/v1/projects/demo/locations/moon-north1')).status, 200);
     assert.equal((await rest(custom.url, 'GET', '/v1/projects/demo/locations/europe-west1')).status, 404);
-    const made = await rest(custom.url, 'POST', '/v1/projects/demo/locations/moon-north1/connections?connectionId=c', { githubConfig: {} });
+    const made = await rest(custom.url, 'POST', '/v1/projects/demo/locations/moon-north1/connections?connectionId=c', { githubConfig: { githubApp: 'DEVELOPER_CONNECT' } });
     assert.equal(made.status, 200, JSON.stringify(made.body));
     assert.equal((await rest(custom.url, 'GET', '/v1/projects/demo/locations/europe-west1/connections')).status, 404);
   });

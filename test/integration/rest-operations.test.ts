@@ -190,7 +190,7 @@ describe('operations over REST, with instant operations', () => {
     });
     assert.equal(snake.status, 200);
     const unknown = await rest(server.url, 'POST', `/v1/${PARENT}/connections?connectionId=unknown-field`, {
-      githubConfig: {},
+      githubConfig: { githubApp: 'DEVELOPER_CONNECT' },
       colour: 'red',
     });
     assertRpcError(unknown, 400, 'INVALID_ARGUMENT');
@@ -218,20 +218,20 @@ describe('operations over REST, with instant operations', () => {
 
   test('CreateConnection validates its input', async () => {
     const cases: [string, unknown][] = [
-      ['?connectionId=Bad_Id', { githubConfig: {} }],
-      ['', { githubConfig: {} }],
+      ['?connectionId=Bad_Id', { githubConfig: { githubApp: 'DEVELOPER_CONNECT' } }],
+      ['', { githubConfig: { githubApp: 'DEVELOPER_CONNECT' } }],
       ['?connectionId=ok-id', {}],
-      ['?connectionId=ok-id&requestId=not-a-uuid', { githubConfig: {} }],
+      ['?connectionId=ok-id&requestId=not-a-uuid', { githubConfig: { githubApp: 'DEVELOPER_CONNECT' } }],
     ];
     for (const [query, body] of cases) {
       const res = await rest(server.url, 'POST', `/v1/${PARENT}/connections${query}`, body);
       assertRpcError(res, 400, 'INVALID_ARGUMENT');
     }
-    const elsewhere = await rest(server.url, 'POST', '/v1/projects/demo/locations/mars/connections?connectionId=x', { githubConfig: {} });
+    const elsewhere = await rest(server.url, 'POST', '/v1/projects/demo/locations/mars/connections?connectionId=x', { githubConfig: { githubApp: 'DEVELOPER_CONNECT' } });
     assertRpcError(elsewhere, 404, 'NOT_FOUND');
     const op = await createConnection(server.url, 'twice');
     await untilDone(server.url, op.name as string);
-    const again = await rest(server.url, 'POST', `/v1/${PARENT}/connections?connectionId=twice`, { githubConfig: {} });
+    const again = await rest(server.url, 'POST', `/v1/${PARENT}/connections?connectionId=twice`, { githubConfig: { githubApp: 'DEVELOPER_CONNECT' } });
     assertRpcError(again, 409, 'ALREADY_EXISTS');
   });
 });

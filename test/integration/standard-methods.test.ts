@@ -150,6 +150,11 @@ describe('standard methods over REST, instant operations', () => {
     rpcError(await rest(server.url, 'POST', `${links}?gitRepositoryLinkId=repo-a`, { cloneUri: 'https://github.com/acme/a.git' }), 409, 'ALREADY_EXISTS');
     const missing = rpcError(await rest(server.url, 'POST', `${links}?gitRepositoryLinkId=no-uri`, { labels: {} }), 400, 'INVALID_ARGUMENT');
     assert.deepEqual(violations(missing), ['git_repository_link.clone_uri']);
+    // AIP-203: a REQUIRED field inside a message the request sets is required too.
+    const nested = rpcError(await rest(server.url, 'POST', `${CONNECTIONS}?connectionId=no-app`, { githubConfig: {}, gitProxyConfig: {} }), 400, 'INVALID_ARGUMENT');
+    assert.deepEqual(violations(nested), ['connection.github_config.github_app']);
+    const scopes = rpcError(await rest(server.url, 'POST', `/v1/${PARENT}/accountConnectors?accountConnectorId=x`, { providerOauthConfig: { systemProviderId: 'GITHUB' } }), 400, 'INVALID_ARGUMENT');
+    assert.deepEqual(violations(scopes), ['account_connector.provider_oauth_config.scopes']);
     const orphan = rpcError(
       await rest(server.url, 'POST', `${CONNECTIONS}/nowhere/gitRepositoryLinks?gitRepositoryLinkId=x`, { cloneUri: 'https://github.com/acme/x.git' }),
       404,

@@ -30,6 +30,7 @@ import { IamPolicies } from './iam/policies.js';
 import { applyPolicyFile, loadPolicyFile } from './iam/policy-file.js';
 import { services } from './proto/registry.js';
 import { RESOURCES } from './resources/index.js';
+import { PostgresStore } from './store/postgres.js';
 import { SqliteStore } from './store/sqlite.js';
 import type { Store } from './store/store.js';
 import { createGrpcServer } from './transport/grpc.js';
@@ -41,6 +42,12 @@ export interface ServerOptions {
   port: number;
   /** Directory of the SQLite file and server secrets; ':memory:' keeps nothing. */
   dataDir: string;
+  /**
+   * A PostgreSQL URL (postgres://…): the store is kept there instead of in the SQLite file, so
+   * several nodes can share it. The secrets stay in `dataDir` for now; moving them into the
+   * database, so nodes share those too, is the next step of "Several nodes on PostgreSQL".
+   */
+  databaseUrl?: string;
   operationDelayMs: number;
   /** `jwt` (default): bearer tokens and IAM policies. `none`: every call acts as `noAuthPrincipal` with every permission. */
   auth?: 'jwt' | 'none';
@@ -84,7 +91,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   const log = options.logger ?? pino({ level: 'silent' });
   // Options are checked before anything is opened.
   const locations = new KnownLocations(options.locations);
-  const store = SqliteStore.open(options.dataDir);
+  const store: Store = options.databaseUrl ? await PostgresStore.open(options.databaseUrl) : SqliteStore.open(options.dataDir);
   const engine = new Engine(store, log.child({ component: 'engine' }));
   const tokens = new PageTokens(secret(options.dataDir, 'page-token.key'));
   const signingKey = await TokenSigningKey.load(options.dataDir);

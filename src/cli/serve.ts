@@ -22,6 +22,7 @@ interface ServeFlags {
   host: string;
   port: number;
   dataDir: string;
+  databaseUrl?: string;
   operationDelay: number;
   auth: 'jwt' | 'none';
   principal: string;
@@ -56,6 +57,7 @@ export function serveCommand(): Command {
     .option('--host <host>', 'address to listen on', '127.0.0.1')
     .option('--port <port>', 'port to listen on (0 picks a free one)', port, 8080)
     .option('--data-dir <dir>', 'where state is kept (SQLite)', './.devconnect-emulator')
+    .addOption(new Option('--database-url <url>', 'keep state in this PostgreSQL database (postgres://…) instead of SQLite, so several nodes can share it; secrets stay in --data-dir').env('DATABASE_URL'))
     .option('--operation-delay <duration>', 'how long every mutating operation runs, cancellably, before it commits (e.g. 500ms, 30s); with 0s it is returned already done', durationOption, 0)
     .addOption(new Option('--auth <mode>', 'jwt: bearer tokens and IAM policies; none: every request acts as --principal with every permission').choices(['jwt', 'none']).default('jwt'))
     .option('--principal <member>', 'the principal of --auth none', 'user:dev@localhost')
@@ -79,6 +81,7 @@ export function serveCommand(): Command {
         host: opts.host,
         port: opts.port,
         dataDir: opts.dataDir,
+        databaseUrl: opts.databaseUrl,
         operationDelayMs: opts.operationDelay,
         auth: opts.auth,
         noAuthPrincipal: opts.principal,
@@ -98,7 +101,7 @@ export function serveCommand(): Command {
         );
       }
       process.stdout.write(
-        `devconnect-emulator serving gRPC and REST on ${server.url}${tls ? ' (TLS accepted too)' : ''} (data in ${opts.dataDir}, --auth ${opts.auth})\n`,
+        `devconnect-emulator serving gRPC and REST on ${server.url}${tls ? ' (TLS accepted too)' : ''} (data in ${opts.databaseUrl ? `PostgreSQL, secrets in ${opts.dataDir}` : opts.dataDir}, --auth ${opts.auth})\n`,
       );
       if (server.createdOwner) {
         process.stdout.write(

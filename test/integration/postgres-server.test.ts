@@ -1,0 +1,55 @@
+/**
+ * The server on PostgreSQL (`serve --database-url`): what one server committed, a server started
+ * afterwards on the same database reads, over REST as a user with curl would.
+ */
+import assert from 'node:assert/strict';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, test } from 'node:test';
+import { freshDatabaseUrl } from '../support/postgres.js';
+import { createConnection, PARENT, rest, startTestServer, untilDone } from '../support/server.js';
+
+// The secrets (page tokens, signing keys) are still kept in the data directory: the servers share one.
+const dataDir = mkdtempSync(join(tmpdir(), 'devconnect-postgres-server-'));
+after(() => rmSync(dataDir, { recursive: true, force: true }));
+
+const connections = async (url: string): Promise<string[]> => {
+  const res = await rest(url, 'GET', `/v1/${PARENT}/connections`);
+  assert.equal(res.status, 200, JSON.stringify(res.body));
+  return ((res.body.connections as { name: string }[] | undefined) ?? []).map((c) => c.name);
+};
+
+test('create, get, list and cancel on PostgreSQL, then read it all back after a restart', async () => {
+  const databaseUrl = await freshDatabaseUrl();
+
+  const first = await startTestServer({ databaseUrl, dataDir, operationDelayMs: 0 });
+  const created = await createConnection(first.url, 'kept');
+  const done = await untilDone(first.url, created.name as string);
+  assert.equal(done.error, undefined);
+  const kept = await rest(first.url, 'GET', `/v1/${PARENT}/connections/kept`);
+  assert.equal(kept.status, 200, JSON.stringify(kept.body));
+  assert.deepEqual(await connections(first.url), [`${PARENT}/connections/kept`]);
+  await first.stop();
+
+  // Operations that take 30 s, long enough to cancel one.
+  const slow = await startTestServer({ databaseUrl, dataDir, operationDelayMs: 30_000 });
+  const cancelled = await createConnection(slow.url, 'cancelled');
+  const cancel = await rest(slow.url, 'POST', `/v1/${cancelled.name as string}:cancel`, {});
+  assert.equal(cancel.status, 200, JSON.stringify(cancel.body));
+  assert.equal(((await untilDone(slow.url, cancelled.name as string, 5_000)).error as { code: number }).code, 1, 'CANCELLED');
+  await slow.stop();
+
+  const restarted = await startTestServer({ databaseUrl, dataDir, operationDelayMs: 0 });
+  try {
+    assert.deepEqual((await rest(restarted.url, 'GET', `/v1/${PARENT}/connections/kept`)).body, kept.body);
+    assert.equal((await rest(restarted.url, 'GET', `/v1/${PARENT}/connections/cancelled`)).status, 404);
+    assert.deepEqual(await connections(restarted.url), [`${PARENT}/connections/kept`]);
+    const operation = await rest(restarted.url, 'GET', `/v1/${cancelled.name as string}`);
+    assert.deepEqual([operation.body.done, (operation.body.error as { code: number }).code], [true, 1]);
+    assert.deepEqual((await rest(restarted.url, 'GET', `/v1/${created.name as string}`)).body, done);
+    assert.equal(existsSync(join(dataDir, 'devconnect.sqlite')), false, 'nothing was kept in SQLite');
+  } finally {
+    await restarted.stop();
+  }
+});

@@ -1,0 +1,123 @@
+/**
+ * Several nodes on one PostgreSQL: stores opened on the same database, as servers on several
+ * machines would be. The contract suite (postgres.test.ts) races writers within one store, where
+ * group commit orders them; here each writer is another node, with its own connections and its own
+ * group transaction, so only the locks taken inside the commits keep the preconditions true.
+ */
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import pg from 'pg';
+import { PreconditionFailedError } from '../../src/common/preconditions.js';
+import { PostgresStore } from '../../src/store/postgres.js';
+import { EtagMismatchError, type NewOperation, type ResourceChange, type ResourceRecord } from '../../src/store/store.js';
+import { freshDatabaseUrl } from '../support/postgres.js';
+
+const P = 'projects/p/locations/us-central1';
+const ROUNDS = 20;
+const END = new Date(Date.UTC(2026, 0, 1));
+
+let n = 0;
+function newOp(): NewOperation {
+  const id = `op-${++n}`;
+  return { name: `${P}/operations/${id}`, parent: P, kind: 'connections.create', input: '{}', verb: 'create', target: `${P}/connections/${id}`, createTime: END };
+}
+
+function resource(name: string, etag: string): ResourceRecord {
+  const parts = name.split('/');
+  return { name, parent: parts.slice(0, -2).join('/'), collection: parts.at(-2)!, etag, data: Buffer.from(etag) };
+}
+
+/** A change committed with a finished operation, as a create or update does when it needs no time. */
+function commit(store: PostgresStore, change: ResourceChange): Promise<unknown> {
+  return store.insertOperation(newOp(), { finished: { outcome: {}, endTime: END, change } });
+}
+
+/** Issues every write at once and returns which were fulfilled; every refusal must be a PreconditionFailedError. */
+async function race(writes: (() => Promise<unknown>)[]): Promise<boolean[]> {
+  const results = await Promise.allSettled(writes.map((write) => write()));
+  for (const result of results) {
+    if (result.status === 'rejected') assert.ok(result.reason instanceof PreconditionFailedError || result.reason instanceof EtagMismatchError, String(result.reason));
+  }
+  return results.map((r) => r.status === 'fulfilled');
+}
+
+const wins = (results: boolean[]): number => results.filter(Boolean).length;
+
+describe('PostgresStore: several nodes on one database', () => {
+  let nodes: PostgresStore[];
+  before(async () => {
+    const url = await freshDatabaseUrl();
+    nodes = await Promise.all([1, 2, 3].map(() => PostgresStore.open(url)));
+  });
+  after(async () => {
+    for (const node of nodes) await node.close();
+  });
+
+  it('nodes that start together on an empty database apply the migrations once, and all open', async () => {
+    const url = await freshDatabaseUrl({ empty: true });
+    const starting = await Promise.all([1, 2, 3, 4].map(() => PostgresStore.open(url)));
+    for (const store of starting) await store.close();
+    const client = new pg.Client({ connectionString: url });
+    await client.connect();
+    try {
+      const { rows } = await client.query<{ version: number }>('SELECT version FROM schema_migrations ORDER BY version');
+      assert.deepEqual(rows.map((r) => r.version), [1, 2, 3, 4]);
+    } finally {
+      await client.end();
+    }
+  });
+
+  it('of updates over the same etag on every node, exactly one wins', async () => {
+    for (let round = 0; round < ROUNDS; round++) {
+      const name = `${P}/connections/etag-${round}`;
+      await commit(nodes[0]!, { require: [], put: resource(name, 'base') });
+      const results = await race(nodes.map((node, i) => () => commit(node, { require: [{ kind: 'etag', name, etag: 'base' }], put: resource(name, `node-${i}`) })));
+      assert.equal(wins(results), 1, `round ${round}: ${results.join(', ')}`);
+      assert.equal((await nodes[0]!.getResource(name))?.etag, `node-${results.indexOf(true)}`);
+    }
+  });
+
+  it('of creates of one name on every node, exactly one wins', async () => {
+    for (let round = 0; round < ROUNDS; round++) {
+      const name = `${P}/connections/create-${round}`;
+      const results = await race(nodes.map((node, i) => () => commit(node, { require: [{ kind: 'absent', name }], put: resource(name, `node-${i}`) })));
+      assert.equal(wins(results), 1, `round ${round}: ${results.join(', ')}`);
+      assert.equal((await nodes[1]!.getResource(name))?.etag, `node-${results.indexOf(true)}`);
+    }
+  });
+
+  it('a child create on one node racing its parent delete on another: no child is left without its parent', async () => {
+    for (let round = 0; round < ROUNDS; round++) {
+      const parent = resource(`${P}/connections/parent-${round}`, 'p');
+      const child = resource(`${parent.name}/gitRepositoryLinks/child`, 'c');
+      await commit(nodes[0]!, { require: [], put: parent });
+      const create = () => commit(nodes[1]!, { require: [{ kind: 'absent', name: child.name }, { kind: 'parent-exists', name: parent.name }], put: child });
+      const remove = () => commit(nodes[2]!, { require: [{ kind: 'exists', name: parent.name }, { kind: 'no-children', name: parent.name }], delete: { name: parent.name, cascade: false } });
+      const results = await race(round % 2 ? [create, remove] : [remove, create]);
+      assert.equal(wins(results), 1, `round ${round}: ${results.join(', ')}`);
+      const [p, c] = [await nodes[0]!.getResource(parent.name), await nodes[0]!.getResource(child.name)];
+      assert.ok(p !== undefined || c === undefined, `round ${round}: a child without its parent`);
+    }
+  });
+
+  it('a retry of one request on every node commits one operation, which every node returns', async () => {
+    for (let round = 0; round < ROUNDS; round++) {
+      const request = { key: `CreateConnection ${round}`, fingerprint: 'same' };
+      const records = await Promise.all(nodes.map((node) => node.insertOperation(newOp(), { request })));
+      assert.equal(new Set(records.map((r) => r.name)).size, 1, `round ${round}: ${records.map((r) => r.name).join(', ')}`);
+    }
+  });
+
+  it('of IAM policy writes over the same etag (or over none) on every node, exactly one wins', async () => {
+    for (let round = 0; round < ROUNDS; round++) {
+      const resource = `projects/iam-${round}`;
+      const policy = (etag: string) => ({ resource, version: 1, bindings: [{ role: 'roles/owner', members: [`user:${etag}@example.com`] }], etag });
+      const created = await race(nodes.map((node, i) => () => node.setIamPolicy(policy(`first-${i}`), null)));
+      assert.equal(wins(created), 1, `round ${round}, over none: ${created.join(', ')}`);
+      const first = `first-${created.indexOf(true)}`;
+      const updated = await race(nodes.map((node, i) => () => node.setIamPolicy(policy(`second-${i}`), first)));
+      assert.equal(wins(updated), 1, `round ${round}: ${updated.join(', ')}`);
+      assert.equal((await nodes[0]!.getIamPolicy(resource))?.etag, `second-${updated.indexOf(true)}`);
+    }
+  });
+});

@@ -2,6 +2,7 @@ import pg from 'pg';
 import { PreconditionFailedError } from '../common/preconditions.js';
 import type { FilterExpr } from './filter-expr.js';
 import { compileFilter, toNumberedPlaceholders } from './filter-sql.js';
+import { insertedRecord, keysetPage, seqCursor } from './keyset.js';
 import { loadMigrations } from './migrations.js';
 import { PostgresChanges } from './postgres-changes.js';
 import { GroupCommit } from './postgres-group-commit.js';
@@ -99,18 +100,7 @@ function outcomeValues(outcome: Outcome | undefined, endTime: Date | undefined):
   ];
 }
 
-function page<R extends { seq: number }, T>(rows: R[], pageSize: number, map: (row: R) => T): Page<T> {
-  const items = rows.slice(0, pageSize);
-  const last = items.at(-1);
-  return { items: items.map(map), next: rows.length > pageSize && last ? String(last.seq) : undefined };
-}
 
-function cursor(after: string | undefined): number | undefined {
-  if (after === undefined) return undefined;
-  const seq = Number(after);
-  if (!Number.isSafeInteger(seq) || seq < 0) throw new Error(`invalid cursor ${after}`);
-  return seq;
-}
 
 const isRefusal = (error: unknown): boolean =>
   error instanceof PreconditionFailedError || error instanceof EtagMismatchError || error instanceof RequestIdReusedError;
@@ -173,15 +163,7 @@ export class PostgresStore implements Store {
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)`,
         [op.name, op.parent, op.kind, op.input, op.verb, op.target, op.createTime.getTime(), finished !== undefined, ...outcomeValues(outcome, finished?.endTime), request?.key ?? null, request?.fingerprint ?? null],
       );
-      return {
-        ...op,
-        endTime: finished?.endTime,
-        statusMessage: '',
-        requestedCancellation: false,
-        done: finished !== undefined,
-        error: outcome?.error,
-        response: outcome?.response,
-      };
+      return insertedRecord(op, finished);
     });
   }
 
@@ -197,7 +179,7 @@ export class PostgresStore implements Store {
   async listOperations(query: PageQuery & { filter?: FilterExpr }): Promise<Page<OperationRecord>> {
     const where = ['parent = ?'];
     const params: unknown[] = [query.parent];
-    const after = cursor(query.after);
+    const after = seqCursor(query.after);
     if (after !== undefined) {
       where.push('seq < ?');
       params.push(after);
@@ -209,7 +191,7 @@ export class PostgresStore implements Store {
     }
     const sql = toNumberedPlaceholders(`SELECT * FROM operations WHERE ${where.join(' AND ')} ORDER BY seq DESC LIMIT ?`);
     const { rows } = await this.pool.query<OperationRow>(sql, [...params, query.pageSize + 1]);
-    return page(rows, query.pageSize, toOperation);
+    return keysetPage(rows, query.pageSize, toOperation);
   }
 
   async listUnfinishedOperations(): Promise<OperationRecord[]> {
@@ -270,14 +252,14 @@ export class PostgresStore implements Store {
     }
     const { rows } = await this.pool.query<ResourceRow>(
       'SELECT * FROM resources WHERE parent = $1 AND collection = $2 AND seq > $3 ORDER BY seq LIMIT $4',
-      [query.parent, query.collection, cursor(query.after) ?? 0, query.pageSize + 1],
+      [query.parent, query.collection, seqCursor(query.after) ?? 0, query.pageSize + 1],
     );
-    return page(rows, query.pageSize, toResource);
+    return keysetPage(rows, query.pageSize, toResource);
   }
 
   async listUnindexedResources(query: { collection: string; pageSize: number; after?: string }): Promise<Page<ResourceRecord>> {
-    const rows = await this.changes.index.unindexed(this.pool, query.collection, cursor(query.after) ?? 0, query.pageSize + 1);
-    return page(rows, query.pageSize, toResource);
+    const rows = await this.changes.index.unindexed(this.pool, query.collection, seqCursor(query.after) ?? 0, query.pageSize + 1);
+    return keysetPage(rows, query.pageSize, toResource);
   }
 
   indexResource(name: string, etag: string, index: ResourceIndex): Promise<boolean> {

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import type { FilterExpr } from './filter-expr.js';
 import { compileFilter } from './filter-sql.js';
+import { insertedRecord, keysetPage, seqCursor } from './keyset.js';
 import { loadMigrations } from './migrations.js';
 import { SqliteIam } from './sqlite-iam.js';
 import { SqliteResourceIndex, type ResourceRow } from './sqlite-resource-index.js';
@@ -97,18 +98,7 @@ function toResource(row: ResourceRow): ResourceRecord {
   return { name: row.name, parent: row.parent, collection: row.collection, etag: row.etag ?? '', data: new Uint8Array(row.data) };
 }
 
-function page<R extends { seq: number }, T>(rows: R[], pageSize: number, map: (row: R) => T): Page<T> {
-  const items = rows.slice(0, pageSize);
-  const last = items[items.length - 1];
-  return { items: items.map(map), next: rows.length > pageSize && last ? String(last.seq) : undefined };
-}
 
-function cursor(after: string | undefined): number | undefined {
-  if (after === undefined) return undefined;
-  const seq = Number(after);
-  if (!Number.isSafeInteger(seq) || seq < 0) throw new Error(`invalid cursor ${after}`);
-  return seq;
-}
 
 /**
  * The embedded default store: one SQLite file in WAL mode. `synchronous = NORMAL` makes every
@@ -218,15 +208,7 @@ export class SqliteStore implements Store {
         requestKey: request?.key ?? null,
         requestFingerprint: request?.fingerprint ?? null,
       });
-      return {
-        ...op,
-        endTime: finished?.endTime,
-        statusMessage: '',
-        requestedCancellation: false,
-        done: finished !== undefined,
-        error: outcome?.error,
-        response: outcome?.response,
-      };
+      return insertedRecord(op, finished);
     });
   }
 
@@ -249,7 +231,7 @@ export class SqliteStore implements Store {
   async listOperations(query: PageQuery & { filter?: FilterExpr }): Promise<Page<OperationRecord>> {
     const where = ['parent = ?'];
     const params: unknown[] = [query.parent];
-    const after = cursor(query.after);
+    const after = seqCursor(query.after);
     if (after !== undefined) {
       where.push('seq < ?');
       params.push(after);
@@ -263,7 +245,7 @@ export class SqliteStore implements Store {
     const rows = this.db
       .prepare(`SELECT * FROM operations WHERE ${where.join(' AND ')} ORDER BY seq DESC LIMIT ?`)
       .all(...params, query.pageSize + 1) as OperationRow[];
-    return page(rows, query.pageSize, toOperation);
+    return keysetPage(rows, query.pageSize, toOperation);
   }
 
   async listUnfinishedOperations(): Promise<OperationRecord[]> {
@@ -341,15 +323,15 @@ export class SqliteStore implements Store {
     const rows = this.statements.listResources.all({
       parent: query.parent,
       collection: query.collection,
-      after: cursor(query.after) ?? 0,
+      after: seqCursor(query.after) ?? 0,
       limit: query.pageSize + 1,
     }) as ResourceRow[];
-    return page(rows, query.pageSize, toResource);
+    return keysetPage(rows, query.pageSize, toResource);
   }
 
   async listUnindexedResources(query: { collection: string; pageSize: number; after?: string }): Promise<Page<ResourceRecord>> {
-    const rows = this.resourceIndex.unindexed(query.collection, cursor(query.after) ?? 0, query.pageSize + 1);
-    return page(rows, query.pageSize, toResource);
+    const rows = this.resourceIndex.unindexed(query.collection, seqCursor(query.after) ?? 0, query.pageSize + 1);
+    return keysetPage(rows, query.pageSize, toResource);
   }
 
   indexResource(name: string, etag: string, index: ResourceIndex): Promise<boolean> {

@@ -14,11 +14,15 @@ describe('List over resources stored before the resource index (migration 000006
 
   it('indexes them before the first List, which filters and sorts them like any other', async () => {
     const first = await startTestServer({ dataDir });
-    for (const [id, env] of [['alpha', 'prod'], ['bravo', 'dev'], ['charlie', 'prod']] as const) {
-      const res = await rest(first.url, 'POST', `/v1/${PARENT}/connections?connectionId=${id}`, { githubConfig: { githubApp: 'DEVELOPER_CONNECT' }, labels: { env } });
-      assert.equal(res.status, 200, JSON.stringify(res.body));
+    try {
+      for (const [id, env] of [['alpha', 'prod'], ['bravo', 'dev'], ['charlie', 'prod']] as const) {
+        const res = await rest(first.url, 'POST', `/v1/${PARENT}/connections?connectionId=${id}`, { githubConfig: { githubApp: 'DEVELOPER_CONNECT' }, labels: { env } });
+        assert.equal(res.status, 200, JSON.stringify(res.body));
+      }
+    } finally {
+      // A failed assertion must not leave the server listening: the test process would never end.
+      await first.stop();
     }
-    await first.stop();
 
     // What a data directory written before the index looks like: rows without entries, not indexed.
     const db = new Database(join(dataDir, 'devconnect.sqlite'));

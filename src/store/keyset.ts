@@ -1,7 +1,11 @@
-import type { InsertOptions, NewOperation, OperationRecord, Page } from './store.js';
+import { createHash } from 'node:crypto';
+import type { FilterExpr } from './filter-expr.js';
+import { compileFilter } from './filter-sql.js';
+import type { InsertOptions, NewOperation, OperationRecord, Page, PageQuery } from './store.js';
 
 /**
- * What both backends share: keyset pages over a `seq` column, and the record of a newly inserted
+ * What both backends share: keyset pages over a `seq` column, the cursors of sorted listings, the
+ * scope key of the resource index, the ListOperations query, and the record of a newly inserted
  * operation (what was written, so it is not read back).
  */
 
@@ -31,4 +35,50 @@ export function insertedRecord(op: NewOperation, finished: InsertOptions['finish
     error: finished?.outcome.error,
     response: finished?.outcome.response,
   };
+}
+
+/**
+ * The cursor of a sorted listing with `keys` sort fields: the last item's sort values, then its
+ * seq. `isValue` says which values the backend writes into its positions.
+ */
+export function positionCursor<T>(after: string | undefined, keys: number, isValue: (value: unknown) => value is T): (T | null)[] | undefined {
+  if (after === undefined) return undefined;
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(after);
+  } catch {
+    parsed = undefined;
+  }
+  const valid = Array.isArray(parsed) && parsed.length === keys + 1 && Number.isSafeInteger(parsed[keys]) && parsed.every((v) => v === null || isValue(v));
+  if (!valid) throw new Error(`invalid cursor ${after}`);
+  return parsed as (T | null)[];
+}
+
+/**
+ * A resource's parent and collection as one integer, the first key of the resource index: 48 bits
+ * of a SHA-256, so a listing reads only its own entries. A collision costs time, never a wrong
+ * result: listings also compare the parent and collection themselves.
+ */
+export function indexScope(parent: string, collection: string): number {
+  return createHash('sha256').update(`${collection}\n${parent}`).digest().readIntBE(0, 6);
+}
+
+/**
+ * ListOperations as SQL with `?` placeholders: newest first, after the cursor, filtered on the
+ * columns that `columns` names for the store's filter fields (done, verb, target, errorCode).
+ */
+export function operationsPageQuery(query: PageQuery & { filter?: FilterExpr }, columns: Readonly<Record<string, string>>): { sql: string; params: unknown[] } {
+  const where = ['parent = ?'];
+  const params: unknown[] = [query.parent];
+  const after = seqCursor(query.after);
+  if (after !== undefined) {
+    where.push('seq < ?');
+    params.push(after);
+  }
+  if (query.filter) {
+    const compiled = compileFilter(query.filter, columns);
+    where.push(`(${compiled.sql})`);
+    params.push(...compiled.params);
+  }
+  return { sql: `SELECT * FROM operations WHERE ${where.join(' AND ')} ORDER BY seq DESC LIMIT ?`, params: [...params, query.pageSize + 1] };
 }

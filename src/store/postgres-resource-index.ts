@@ -1,5 +1,5 @@
-import { createHash } from 'node:crypto';
 import type pg from 'pg';
+import { indexScope, positionCursor } from './keyset.js';
 import type { FilterExpr } from './filter-expr.js';
 import { compileFilter, toNumberedPlaceholders, type SqlFragment } from './filter-sql.js';
 import type { IndexValue, Page, ResourceIndex, ResourceQuery, SortKey } from './store.js';
@@ -24,14 +24,6 @@ function columnOf(value: string | number | boolean): (typeof VALUE_COLUMNS)[numb
   return typeof value === 'boolean' ? 'bool_value' : typeof value === 'number' ? 'number_value' : 'text_value';
 }
 
-/**
- * A resource's parent and collection as one integer, the first key of the index: 48 bits of a
- * SHA-256 (as SQLite's index has it), so a sorted listing walks only its own entries. A collision
- * costs time, never a wrong result: listings also compare the parent itself.
- */
-function scopeOf(parent: string, collection: string): number {
-  return createHash('sha256').update(`${collection}\n${parent}`).digest().readIntBE(0, 6);
-}
 
 /**
  * The values listings filter and sort resources by, kept in `resource_fields` (migration 000004)
@@ -50,7 +42,7 @@ export class PostgresResourceIndex {
     await tx.query(
       `INSERT INTO resource_fields (resource_seq, scope, field, text_value, number_value, bool_value)
        SELECT $1, $2, * FROM unnest($3::text[], $4::text[], $5::float8[], $6::boolean[])`,
-      [seq, scopeOf(parent, collection), entries.map(([field]) => field), pick('string'), pick('number'), pick('boolean')],
+      [seq, indexScope(parent, collection), entries.map(([field]) => field), pick('string'), pick('number'), pick('boolean')],
     );
   }
 
@@ -79,7 +71,7 @@ export class PostgresResourceIndex {
    */
   async list(db: pg.Pool, query: ResourceQuery): Promise<Page<ResourceRow>> {
     const order = query.order ?? [];
-    const after = position(query.after, order.length);
+    const after = positionCursor(query.after, order.length, (v): v is string | number | boolean => typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean');
     const params: unknown[] = [];
     // A sorted listing leaves out resources without an entry for its first sort field (store.ts).
     const joins = order.map((key, i) => {
@@ -87,7 +79,7 @@ export class PostgresResourceIndex {
         params.push(key.field);
         return `LEFT JOIN resource_fields k${i} ON k${i}.resource_seq = r.seq AND k${i}.field = ?`;
       }
-      params.push(key.field, scopeOf(query.parent, query.collection));
+      params.push(key.field, indexScope(query.parent, query.collection));
       return 'JOIN resource_fields k0 ON k0.resource_seq = r.seq AND k0.field = ? AND k0.scope = ?';
     });
     // A resource without an index has no values to match or sort by: it waits for indexResource.
@@ -141,23 +133,6 @@ function filterColumns(filter: FilterExpr): { fields: string[]; typed: FilterExp
   return { fields, typed: rename(filter), columns };
 }
 
-/** The cursor of a sorted listing with `keys` sort fields. */
-function position(after: string | undefined, keys: number): Position | undefined {
-  if (after === undefined) return undefined;
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(after);
-  } catch {
-    parsed = undefined;
-  }
-  const valid =
-    Array.isArray(parsed) &&
-    parsed.length === keys + 1 &&
-    Number.isSafeInteger(parsed[keys]) &&
-    parsed.every((v) => v === null || typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean');
-  if (!valid) throw new Error(`invalid cursor ${after}`);
-  return parsed as Position;
-}
 
 /**
  * The listed resource comes after `at` in the order of `keys`, then seq: it is beyond it on the

@@ -1,25 +1,7 @@
 import type pg from 'pg';
+import { toServiceAccountKey, type KeyRow } from './key-rows.js';
 import type { NewServiceAccountKey, ServiceAccountKeyRecord } from './store.js';
 
-interface KeyRow {
-  key_id: string;
-  project: string;
-  email: string;
-  public_key_pem: string;
-  create_time: number;
-  delete_time: number | null;
-}
-
-function toKey(row: KeyRow): ServiceAccountKeyRecord {
-  return {
-    keyId: row.key_id,
-    project: row.project,
-    email: row.email,
-    publicKeyPem: row.public_key_pem,
-    createTime: new Date(row.create_time),
-    deleteTime: row.delete_time === null ? undefined : new Date(row.delete_time),
-  };
-}
 
 /** The service_account_keys table of PostgresStore; writes run inside the store's group transaction. */
 export class PostgresServiceAccountKeys {
@@ -28,12 +10,12 @@ export class PostgresServiceAccountKeys {
       `INSERT INTO service_account_keys (key_id, project, email, public_key_pem, create_time) VALUES ($1, $2, $3, $4, $5) RETURNING *`,
       [key.keyId, key.project, key.email, key.publicKeyPem, key.createTime.getTime()],
     );
-    return toKey(rows[0]!);
+    return toServiceAccountKey(rows[0]!);
   }
 
   async get(db: pg.Pool, keyId: string): Promise<ServiceAccountKeyRecord | undefined> {
     const { rows } = await db.query<KeyRow>('SELECT * FROM service_account_keys WHERE key_id = $1', [keyId]);
-    return rows[0] && toKey(rows[0]);
+    return rows[0] && toServiceAccountKey(rows[0]);
   }
 
   async list(db: pg.Pool, email?: string): Promise<ServiceAccountKeyRecord[]> {
@@ -41,7 +23,7 @@ export class PostgresServiceAccountKeys {
       email === undefined
         ? await db.query<KeyRow>('SELECT * FROM service_account_keys WHERE delete_time IS NULL ORDER BY seq')
         : await db.query<KeyRow>('SELECT * FROM service_account_keys WHERE email = $1 AND delete_time IS NULL ORDER BY seq', [email]);
-    return rows.map(toKey);
+    return rows.map(toServiceAccountKey);
   }
 
   async delete(tx: pg.PoolClient, keyId: string, deleteTime: Date): Promise<boolean> {

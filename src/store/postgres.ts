@@ -1,8 +1,8 @@
 import pg from 'pg';
 import { PreconditionFailedError } from '../common/preconditions.js';
 import type { FilterExpr } from './filter-expr.js';
-import { compileFilter, toNumberedPlaceholders } from './filter-sql.js';
-import { insertedRecord, keysetPage, seqCursor } from './keyset.js';
+import { toNumberedPlaceholders } from './filter-sql.js';
+import { insertedRecord, keysetPage, operationsPageQuery, seqCursor } from './keyset.js';
 import { loadMigrations } from './migrations.js';
 import { PostgresChanges } from './postgres-changes.js';
 import { GroupCommit } from './postgres-group-commit.js';
@@ -177,20 +177,8 @@ export class PostgresStore implements Store {
   }
 
   async listOperations(query: PageQuery & { filter?: FilterExpr }): Promise<Page<OperationRecord>> {
-    const where = ['parent = ?'];
-    const params: unknown[] = [query.parent];
-    const after = seqCursor(query.after);
-    if (after !== undefined) {
-      where.push('seq < ?');
-      params.push(after);
-    }
-    if (query.filter) {
-      const compiled = compileFilter(query.filter, OPERATION_FILTER_COLUMNS);
-      where.push(`(${compiled.sql})`);
-      params.push(...compiled.params);
-    }
-    const sql = toNumberedPlaceholders(`SELECT * FROM operations WHERE ${where.join(' AND ')} ORDER BY seq DESC LIMIT ?`);
-    const { rows } = await this.pool.query<OperationRow>(sql, [...params, query.pageSize + 1]);
+    const { sql, params } = operationsPageQuery(query, OPERATION_FILTER_COLUMNS);
+    const { rows } = await this.pool.query<OperationRow>(toNumberedPlaceholders(sql), params);
     return keysetPage(rows, query.pageSize, toOperation);
   }
 

@@ -1,5 +1,5 @@
-import { createHash } from 'node:crypto';
 import type Database from 'better-sqlite3';
+import { indexScope, positionCursor } from './keyset.js';
 import type { CompareOp, FilterExpr } from './filter-expr.js';
 import { compileFilter, type SqlFragment } from './filter-sql.js';
 import type { IndexValue, Page, ResourceIndex, ResourceQuery, SortKey } from './store.js';
@@ -66,7 +66,7 @@ export class SqliteResourceIndex {
   write(seq: number, parent: string, collection: string, index: ResourceIndex | undefined): void {
     this.statements.clear.run(seq);
     if (index === undefined) return;
-    const scope = scopeOf(parent, collection);
+    const scope = indexScope(parent, collection);
     for (const [field, value] of Object.entries(index)) this.statements.insert.run(seq, field, scope, sqlValue(value));
   }
 
@@ -91,8 +91,8 @@ export class SqliteResourceIndex {
    */
   list(query: ResourceQuery): Page<ResourceRow> {
     const order = query.order ?? [];
-    const after = position(query.after, order.length);
-    const scope = scopeOf(query.parent, query.collection);
+    const after = positionCursor(query.after, order.length, (v): v is string | number => typeof v === 'string' || typeof v === 'number');
+    const scope = indexScope(query.parent, query.collection);
     const filter = query.filter && compileFilter(query.filter, columnsOf(query.filter));
     // A resource without an index has no values to match or sort by: it waits for indexResource.
     const where: SqlFragment[] = [{ sql: 'r.parent = ? AND r.collection = ? AND r.indexed = 1', params: [query.parent, query.collection] }];
@@ -183,14 +183,6 @@ export class SqliteResourceIndex {
 
 }
 
-/**
- * A resource's parent and collection as one integer, the first key of the index: 48 bits of a
- * SHA-256, so a listing reads only its own entries. A collision would mix two scopes' entries,
- * which the listing's check of the parent and collection sorts out.
- */
-function scopeOf(parent: string, collection: string): number {
-  return createHash('sha256').update(`${collection}\n${parent}`).digest().readIntBE(0, 6);
-}
 
 /** Booleans as 1 and 0, as compileFilter compares them. */
 function sqlValue(value: IndexValue): string | number | null {
@@ -245,23 +237,6 @@ function successor(prefix: string): string | undefined {
   return points.join('') + String.fromCodePoint(last + 1 === 0xd800 ? 0xe000 : last + 1);
 }
 
-/** The cursor of a sorted listing with `keys` sort fields. */
-function position(after: string | undefined, keys: number): Position | undefined {
-  if (after === undefined) return undefined;
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(after);
-  } catch {
-    parsed = undefined;
-  }
-  const valid =
-    Array.isArray(parsed) &&
-    parsed.length === keys + 1 &&
-    Number.isSafeInteger(parsed[keys]) &&
-    parsed.every((v) => v === null || typeof v === 'string' || typeof v === 'number');
-  if (!valid) throw new Error(`invalid cursor ${after}`);
-  return parsed as Position;
-}
 
 /**
  * The listed resource comes after `at` in the order of `keys`, then seq: it is beyond it on the

@@ -1,26 +1,7 @@
 import type Database from 'better-sqlite3';
+import { toServiceAccountKey, type KeyRow } from './key-rows.js';
 import type { NewServiceAccountKey, ServiceAccountKeyRecord } from './store.js';
 
-interface KeyRow {
-  seq: number;
-  key_id: string;
-  project: string;
-  email: string;
-  public_key_pem: string;
-  create_time: number;
-  delete_time: number | null;
-}
-
-function toKey(row: KeyRow): ServiceAccountKeyRecord {
-  return {
-    keyId: row.key_id,
-    project: row.project,
-    email: row.email,
-    publicKeyPem: row.public_key_pem,
-    createTime: new Date(row.create_time),
-    deleteTime: row.delete_time === null ? undefined : new Date(row.delete_time),
-  };
-}
 
 /** The service_account_keys table of SqliteStore: synchronous statements, which the store wraps in its writes. */
 export class SqliteServiceAccountKeys {
@@ -40,17 +21,17 @@ export class SqliteServiceAccountKeys {
   }
 
   create(key: NewServiceAccountKey): ServiceAccountKeyRecord {
-    return toKey(this.statements.insert.get({ ...key, createTime: key.createTime.getTime() }) as KeyRow);
+    return toServiceAccountKey(this.statements.insert.get({ ...key, createTime: key.createTime.getTime() }) as KeyRow);
   }
 
   get(keyId: string): ServiceAccountKeyRecord | undefined {
     const row = this.statements.get.get(keyId) as KeyRow | undefined;
-    return row && toKey(row);
+    return row && toServiceAccountKey(row);
   }
 
   list(email?: string): ServiceAccountKeyRecord[] {
     const rows = (email === undefined ? this.statements.listAll.all() : this.statements.listByEmail.all(email)) as KeyRow[];
-    return rows.map(toKey);
+    return rows.map(toServiceAccountKey);
   }
 
   delete(keyId: string, deleteTime: Date): boolean {

@@ -3,8 +3,7 @@ import { PreconditionFailedError, type Precondition } from '../common/preconditi
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import type { FilterExpr } from './filter-expr.js';
-import { compileFilter } from './filter-sql.js';
-import { insertedRecord, keysetPage, seqCursor } from './keyset.js';
+import { insertedRecord, keysetPage, operationsPageQuery, seqCursor } from './keyset.js';
 import { loadMigrations } from './migrations.js';
 import { SqliteIam } from './sqlite-iam.js';
 import { SqliteResourceIndex, type ResourceRow } from './sqlite-resource-index.js';
@@ -229,22 +228,9 @@ export class SqliteStore implements Store {
   }
 
   async listOperations(query: PageQuery & { filter?: FilterExpr }): Promise<Page<OperationRecord>> {
-    const where = ['parent = ?'];
-    const params: unknown[] = [query.parent];
-    const after = seqCursor(query.after);
-    if (after !== undefined) {
-      where.push('seq < ?');
-      params.push(after);
-    }
-    if (query.filter) {
-      const compiled = compileFilter(query.filter, OPERATION_FILTER_COLUMNS);
-      where.push(`(${compiled.sql})`);
-      params.push(...compiled.params);
-    }
+    const { sql, params } = operationsPageQuery(query, OPERATION_FILTER_COLUMNS);
     // A filter makes a different statement each time; SQLite prepares in microseconds.
-    const rows = this.db
-      .prepare(`SELECT * FROM operations WHERE ${where.join(' AND ')} ORDER BY seq DESC LIMIT ?`)
-      .all(...params, query.pageSize + 1) as OperationRow[];
+    const rows = this.db.prepare(sql).all(...params) as OperationRow[];
     return keysetPage(rows, query.pageSize, toOperation);
   }
 

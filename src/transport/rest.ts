@@ -1,18 +1,17 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { toJson, type DescMessage, type DescService, type JsonObject, type Message } from '@bufbuild/protobuf';
+import { toJson, type DescMessage, type DescService, type Message } from '@bufbuild/protobuf';
 import type { Logger } from 'pino';
 import { ApiError, Code } from '../common/errors.js';
 import type { MethodTable } from '../api/methods.js';
 import type { CallContext } from '../api/context.js';
 import type { Authenticator, Principal } from '../auth/principal.js';
 import { OperationSchema, type Operation } from '../gen/google/longrunning/operations_pb.js';
-import { StatusSchema } from '../gen/google/rpc/status_pb.js';
 import { registry } from '../proto/registry.js';
 import { andThen, type MaybePromise } from '../common/maybe-promise.js';
 import { httpRoutes } from './http-rules.js';
 import { operationToJson } from './operation-json.js';
 import { RouteTable, type RouteMatch } from './route-table.js';
-import { httpStatusOf, toStatus } from './status.js';
+import { ClientCancelled, errorJson, httpStatusOf, toStatus } from './status.js';
 
 const MAX_BODY_BYTES = 1024 * 1024;
 
@@ -97,18 +96,13 @@ export class RestTransport {
 
   private fail(res: ServerResponse, error: unknown): void {
     const status = toStatus(error, this.log);
-    // The detail messages we send (ErrorInfo, BadRequest, ResourceInfo, ...) have no enum fields,
-    // so `alt=json;enum-encoding=int` does not change an error's JSON.
-    const json = toJson(StatusSchema, status, { registry }) as JsonObject;
     // RFC 6750: a refused credential is answered with a Bearer challenge.
     // RFC 6750 §3.1: no error code when the request carried no credentials at all.
     if (status.code === Code.UNAUTHENTICATED && !res.headersSent) {
       const missing = error instanceof ApiError && error.errorInfo?.reason === 'CREDENTIALS_MISSING';
       res.setHeader('www-authenticate', missing ? 'Bearer realm="devconnect-emulator"' : 'Bearer realm="devconnect-emulator", error="invalid_token"');
     }
-    send(res, httpStatusOf(status.code), {
-      error: { code: httpStatusOf(status.code), message: status.message, status: Code[status.code], details: json.details ?? [] },
-    });
+    send(res, httpStatusOf(status.code), errorJson(status));
   }
 }
 
@@ -135,7 +129,7 @@ class RestCallContext implements CallContext {
       const controller = new AbortController();
       this.controller = controller;
       this.res.once('close', () => {
-        if (!this.res.writableFinished) controller.abort(new Error('client went away'));
+        if (!this.res.writableFinished) controller.abort(new ClientCancelled('The client closed the connection before its answer.'));
       });
     }
     return this.controller.signal;
@@ -187,7 +181,8 @@ function readBody(req: IncomingMessage): Promise<string> {
       chunks.push(chunk);
     });
     req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
-    req.on('error', reject);
+    // The request stream fails only when its connection does: the client went away mid-body.
+    req.on('error', (error) => reject(new ClientCancelled('The client closed the connection before sending the whole request body.', error)));
   });
 }
 

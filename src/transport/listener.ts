@@ -1,7 +1,18 @@
-import { createServer as createHttpServer, type Server as HttpServer, type RequestListener } from 'node:http';
+import {
+  createServer as createHttpServer,
+  maxHeaderSize,
+  STATUS_CODES,
+  type IncomingMessage,
+  type Server as HttpServer,
+  type RequestListener,
+  type ServerResponse,
+} from 'node:http';
 import { createServer as createNetServer, type AddressInfo, type Server as NetServer, type Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
 import { createServer as createTlsServer, type Server as TlsServer, type TLSSocket } from 'node:tls';
 import * as grpc from '@grpc/grpc-js';
+import { ApiError, Code } from '../common/errors.js';
+import { errorJson, statusOf } from './status.js';
 
 /** PEM certificate chain and private key for TLS on the same port. */
 export interface TlsOptions {
@@ -15,6 +26,21 @@ const TLS_HANDSHAKE = 0x16;
 // Every HTTP/2 connection (gRPC) opens with this preface; no HTTP/1.1 request line starts with it.
 const HTTP2_PREFACE = Buffer.from('PRI * HTTP/2.0');
 
+// How long a connection refused for a malformed request is kept reading (and discarding) after the
+// answer, so that the client's unread bytes do not make the kernel reset it before the answer is read.
+const LINGER_MS = 2_000;
+
+/** node:http's parser errors (llhttp's `HPE_*` codes) and its request timeout, as answers. */
+const PARSER_ERRORS: Record<string, { httpStatus: number; code: Code; what: string }> = {
+  HPE_HEADER_OVERFLOW: { httpStatus: 431, code: Code.INVALID_ARGUMENT, what: `The request's header block is larger than ${maxHeaderSize} bytes` },
+  HPE_INVALID_CONTENT_LENGTH: { httpStatus: 400, code: Code.INVALID_ARGUMENT, what: 'Content-Length must be one decimal number of bytes' },
+  HPE_UNEXPECTED_CONTENT_LENGTH: { httpStatus: 400, code: Code.INVALID_ARGUMENT, what: 'Content-Length must be one decimal number of bytes' },
+  HPE_INVALID_TRANSFER_ENCODING: { httpStatus: 400, code: Code.INVALID_ARGUMENT, what: 'Transfer-Encoding is not valid' },
+  HPE_INVALID_CHUNK_SIZE: { httpStatus: 400, code: Code.INVALID_ARGUMENT, what: 'The chunked request body is malformed' },
+  HPE_CHUNK_EXTENSIONS_OVERFLOW: { httpStatus: 413, code: Code.INVALID_ARGUMENT, what: 'The chunked request body is malformed' },
+  ERR_HTTP_REQUEST_TIMEOUT: { httpStatus: 408, code: Code.DEADLINE_EXCEEDED, what: 'The request did not arrive in time' },
+};
+
 /**
  * One TCP port for both protocols, as Google's emulators do: each connection's first bytes are
  * read and put back, then HTTP/2 goes to grpc-js and the rest to node:http. With TLS configured,
@@ -27,6 +53,10 @@ export class DualProtocolListener {
   private readonly injector: ReturnType<grpc.Server['createConnectionInjector']>;
   private readonly sockets = new Set<Socket>();
   private readonly tls?: TlsServer;
+  /** Each HTTP/1.1 connection's latest response, so a parser error's answer never cuts into it. */
+  private readonly responding = new WeakMap<Duplex, ServerResponse>();
+  /** HTTP/1.1 connections refused for a malformed request: answered once, then only drained. */
+  private readonly refused = new WeakSet<Duplex>();
 
   constructor(grpcServer: grpc.Server, rest: RequestListener, tls?: TlsOptions) {
     // A tls.Server that never listens: it is handed sockets, like the other two. (A server-side
@@ -35,7 +65,9 @@ export class DualProtocolListener {
       this.tls = createTlsServer({ cert: tls.cert, key: tls.key, ALPNProtocols: ['h2', 'http/1.1'] }, (secure) => this.routeSecure(secure));
       this.tls.on('tlsClientError', (_error, socket) => socket.destroy());
     }
-    this.http = createHttpServer({ keepAliveTimeout: 65_000 }, rest);
+    // requireHostHeader: node:http would answer a request without Host with an empty 400 itself.
+    this.http = createHttpServer({ keepAliveTimeout: 65_000, requireHostHeader: false }, (req, res) => this.serveHttp(req, res, rest));
+    this.http.on('clientError', (error: Error, socket: Duplex) => this.refuseMalformed(error, socket));
     // node:http tracks connections (closeIdleConnections, headers/request timeouts) from its own
     // 'listening' event, which a server that is handed sockets never emits: without this, close()
     // waits the whole grace period for every idle keep-alive client.
@@ -67,6 +99,44 @@ export class DualProtocolListener {
     await closed;
     clearTimeout(deadline);
     this.injector.destroy();
+  }
+
+  private serveHttp(req: IncomingMessage, res: ServerResponse, rest: RequestListener): void {
+    this.responding.set(req.socket, res);
+    // RFC 9112 §3.2: a server MUST answer 400 to an HTTP/1.1 request that lacks a Host header.
+    if (req.httpVersion === '1.1' && req.headers.host === undefined) {
+      const body = JSON.stringify(errorJson(statusOf(ApiError.invalidArgument('An HTTP/1.1 request must have a Host header (RFC 9112 §3.2).', 'host'))));
+      res.writeHead(400, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(body), connection: 'close' }).end(body);
+      return;
+    }
+    rest(req, res);
+  }
+
+  /**
+   * node:http hands a request it cannot parse (a bad Content-Length, an oversized header block, a
+   * bad chunk) here instead of to the REST transport: it is answered with an AIP-193 error, where
+   * the connection can still carry one, and the connection is closed.
+   */
+  private refuseMalformed(error: Error, socket: Duplex): void {
+    if (this.refused.has(socket)) return; // the parser reports each later byte again
+    const code = 'code' in error && typeof error.code === 'string' ? error.code : '';
+    const known = PARSER_ERRORS[code];
+    const answering = this.responding.get(socket);
+    // Not a malformed request (the connection failed), or an answer is half written: nothing can be said.
+    if ((!known && !code.startsWith('HPE_')) || !socket.writable || (answering?.headersSent && !answering.writableFinished)) {
+      socket.destroy();
+      return;
+    }
+    this.refused.add(socket);
+    const { httpStatus, code: status, what } = known ?? { httpStatus: 400, code: Code.INVALID_ARGUMENT, what: 'The request is not valid HTTP/1.1' };
+    const reason = 'reason' in error && typeof error.reason === 'string' ? error.reason : error.message;
+    const body = JSON.stringify(errorJson(statusOf(new ApiError(status, `${what} (${reason}).`)), httpStatus));
+    socket.end(
+      `HTTP/1.1 ${httpStatus} ${STATUS_CODES[httpStatus] ?? ''}\r\ncontent-type: application/json; charset=utf-8\r\n` +
+        `content-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`,
+    );
+    const linger = setTimeout(() => socket.destroy(), LINGER_MS).unref();
+    socket.once('close', () => clearTimeout(linger));
   }
 
   private route(socket: Socket): void {

@@ -1,4 +1,6 @@
+import { constants as http2, type IncomingHttpHeaders, type ServerHttp2Stream } from 'node:http2';
 import { createRequire } from 'node:module';
+import { Server as NetServer } from 'node:net';
 import { dirname } from 'node:path';
 import { fromBinary, toBinary, type DescMessage, type DescMethod, type DescService, type Message } from '@bufbuild/protobuf';
 import * as grpc from '@grpc/grpc-js';
@@ -8,8 +10,9 @@ import { HealthImplementation } from 'grpc-health-check';
 import type { Logger } from 'pino';
 import type { MethodTable } from '../api/methods.js';
 import type { Authenticator } from '../auth/principal.js';
+import { ApiError, Code } from '../common/errors.js';
 import { StatusSchema } from '../gen/google/rpc/status_pb.js';
-import { toStatus } from './status.js';
+import { ClientCancelled, statusOf, toStatus } from './status.js';
 
 // Frozen responses are shared (cached done operations, see DoneOperations): they are encoded once.
 const encoded = new WeakMap<Message, Buffer>();
@@ -24,6 +27,28 @@ function encodeBinary(schema: DescMessage, message: Message): Buffer {
   return bytes;
 }
 
+/**
+ * Reads a request message. Bytes that are not one (a string that is not UTF-8, a bad wire type, a
+ * truncated varint) are the client's fault, so they become the INVALID_ARGUMENT the handler
+ * answers: a deserializer that throws makes grpc-js answer INTERNAL, as for a fault of ours (#11).
+ */
+function decodeRequest(schema: DescMessage, bytes: Buffer): Message | ApiError {
+  try {
+    return fromBinary(schema, bytes);
+  } catch (error) {
+    const reason = error instanceof Error ? error.message : String(error);
+    return ApiError.invalidArgument(`The request is not a valid binary ${schema.typeName}: ${explain(reason)}.`);
+  }
+}
+
+/** protobuf-es's reason, said so that someone who did not write the decoder can act on it. */
+function explain(reason: string): string {
+  // Strings are read with a fatal UTF-8 decoder, whose own message names no field.
+  if (/utf-8/i.test(reason)) return 'a string field is not valid UTF-8';
+  if (reason === 'premature EOF') return 'it ends inside a field (a varint, a length or a value runs past its last byte)';
+  return reason;
+}
+
 /** Builds a grpc-js service definition whose (de)serializers are protobuf-es, from a service descriptor. */
 function serviceDefinition(service: DescService): grpc.ServiceDefinition {
   return Object.fromEntries(
@@ -35,7 +60,7 @@ function serviceDefinition(service: DescService): grpc.ServiceDefinition {
       responseStream: false,
       originalName: method.localName,
       requestSerialize: (m: Message) => Buffer.from(toBinary(method.input, m)),
-      requestDeserialize: (b: Buffer) => fromBinary(method.input, b),
+      requestDeserialize: (b: Buffer) => decodeRequest(method.input, b),
       responseSerialize: (m: Message) => encodeBinary(method.output, m),
       responseDeserialize: (b: Buffer) => fromBinary(method.output, b),
       },
@@ -43,13 +68,15 @@ function serviceDefinition(service: DescService): grpc.ServiceDefinition {
   );
 }
 
-function unaryHandler(method: DescMethod, methods: MethodTable, authenticator: Authenticator, log: Logger): grpc.handleUnaryCall<Message, Message> {
+function unaryHandler(method: DescMethod, methods: MethodTable, authenticator: Authenticator, log: Logger): grpc.handleUnaryCall<Message | ApiError, Message> {
   return (call, callback) => {
     const controller = new AbortController();
-    call.on('cancelled', () => controller.abort(new Error('call cancelled')));
+    call.on('cancelled', () => controller.abort(new ClientCancelled('The client cancelled the call.')));
     const [authorization] = call.metadata.get('authorization');
     const answer = async (): Promise<Message> => {
       const principal = await authenticator.authenticate(typeof authorization === 'string' ? authorization : undefined);
+      // Checked after the credentials, as REST does: a caller without them learns nothing more.
+      if (call.request instanceof ApiError) throw call.request;
       return methods.call(method, call.request, { signal: controller.signal, principal });
     };
     answer().then(
@@ -63,6 +90,95 @@ function unaryHandler(method: DescMethod, methods: MethodTable, authenticator: A
       },
     );
   };
+}
+
+// PROTOCOL-HTTP2.md: Timeout → "grpc-timeout" TimeoutValue TimeoutUnit, where TimeoutValue is a
+// positive integer of at most 8 digits and TimeoutUnit one of H, M, S, m, u, n.
+const GRPC_TIMEOUT = /^\d{1,8}[HMSmun]$/;
+
+/**
+ * What grpc-js lets through, or answers INTERNAL, is checked on each stream before grpc-js sees it:
+ * - a `grpc-timeout` that is not one (grpc-js and grpc-go answer INTERNAL; the spec names no code,
+ *   and the header is the client's mistake): INVALID_ARGUMENT;
+ * - a first message whose Compressed-Flag is 1 while the call names no `grpc-encoding` (or
+ *   `identity`), or is neither 0 nor 1. grpc-js reads such a message as uncompressed; the
+ *   compression spec (doc/compression.md, test case 6) says it MUST fail with INTERNAL, saying so.
+ * Only the first message is looked at: a unary call carries one, and grpc-js then reads the rest.
+ */
+function checkStream(stream: ServerHttp2Stream, headers: IncomingHttpHeaders, pass: () => void): void {
+  const timeout = headers['grpc-timeout'];
+  if (timeout !== undefined && (typeof timeout !== 'string' || !GRPC_TIMEOUT.test(timeout))) {
+    const shown = JSON.stringify(String(timeout).slice(0, 40));
+    return refuse(stream, ApiError.invalidArgument(`grpc-timeout ${shown} is not a gRPC timeout: 1 to 8 digits and a unit, one of H, M, S, m, u, n (as in "30S").`));
+  }
+  const encoding = headers['grpc-encoding'];
+  const compressed = encoding !== undefined && encoding !== 'identity';
+  // The first bytes are read and put back, as the listener peeks at a connection's first bytes.
+  // 'readable' also comes at the end of a body that has no bytes, so such a call still reaches grpc-js.
+  const onReadable = (): void => {
+    stream.off('readable', onReadable);
+    const head = stream.read() as Buffer | null;
+    if (head === null) return pass(); // no message at all: grpc-js answers that
+    stream.unshift(head);
+    const flag = head[0];
+    if (flag === 0 || (flag === 1 && compressed)) return pass();
+    const message =
+      flag === 1
+        ? 'The request message has its Compressed-Flag set, but the call names no grpc-encoding (or "identity"), so nothing says how to decompress it.'
+        : `The request message has Compressed-Flag ${flag}; gRPC allows only 0 (uncompressed) and 1 (compressed with grpc-encoding).`;
+    refuse(stream, new ApiError(Code.INTERNAL, message));
+  };
+  stream.on('readable', onReadable);
+}
+
+/** Answers a stream grpc-js never saw with a Trailers-Only response carrying the status. */
+function refuse(stream: ServerHttp2Stream, error: ApiError): void {
+  if (stream.destroyed || stream.closed) return;
+  const status = statusOf(error);
+  stream.respond(
+    {
+      ':status': 200,
+      'content-type': 'application/grpc+proto',
+      'grpc-status': String(status.code),
+      // Percent-encoded as PROTOCOL-HTTP2.md's Status-Message asks, the way grpc-js encodes its own.
+      'grpc-message': encodeURI(status.message),
+      'grpc-status-details-bin': Buffer.from(toBinary(StatusSchema, status)).toString('base64'),
+    },
+    { endStream: true },
+  );
+  // PROTOCOL-HTTP2.md, Early Server Closure: trailers sent before the client's END_STREAM are
+  // followed by RST_STREAM NO_ERROR, so the rest of the request is not waited for.
+  stream.close(http2.NGHTTP2_NO_ERROR);
+}
+
+/**
+ * A grpc-js server whose streams pass checkStream first. grpc-js offers no hook before a call
+ * starts, so the 'stream' listener it puts on the HTTP/2 server it makes for an injector is moved
+ * behind the check. That server is found in grpc-js's private `http2Servers` map (grpc-js 1.14):
+ * if a later grpc-js keeps it elsewhere, this fails at start, not quietly.
+ */
+class CheckedGrpcServer extends grpc.Server {
+  override createConnectionInjector(credentials: grpc.ServerCredentials): grpc.ConnectionInjector {
+    const before = new Set(http2ServersOf(this));
+    const injector = super.createConnectionInjector(credentials);
+    const made = http2ServersOf(this).filter((server) => !before.has(server));
+    const [server] = made;
+    if (server === undefined || made.length > 1) throw new Error('@grpc/grpc-js changed: its connection injector made no HTTP/2 server this code can find.');
+    const handlers = server.listeners('stream');
+    server.removeAllListeners('stream');
+    server.on('stream', (stream: ServerHttp2Stream, headers: IncomingHttpHeaders, ...rest: unknown[]) => {
+      checkStream(stream, headers, () => {
+        for (const handler of handlers) Reflect.apply(handler, server, [stream, headers, ...rest]);
+      });
+    });
+    return injector;
+  }
+}
+
+function http2ServersOf(server: grpc.Server): NetServer[] {
+  const servers: unknown = Reflect.get(server, 'http2Servers');
+  if (!(servers instanceof Map)) return [];
+  return [...(servers as Map<unknown, unknown>).keys()].filter((s): s is NetServer => s instanceof NetServer);
 }
 
 /** The official protos as @grpc/proto-loader reads them, for server reflection. */
@@ -87,7 +203,7 @@ export function createGrpcServer(
   authenticator: Authenticator,
   log: Logger,
 ): { server: grpc.Server; health: HealthImplementation } {
-  const server = new grpc.Server();
+  const server = new CheckedGrpcServer();
   for (const service of services) {
     const implementation: grpc.UntypedServiceImplementation = {};
     for (const method of service.methods) implementation[method.name] = unaryHandler(method, methods, authenticator, log);

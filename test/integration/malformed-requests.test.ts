@@ -1,10 +1,61 @@
 import assert from 'node:assert/strict';
+import { connect as connectHttp2 } from 'node:http2';
 import { connect as connectTcp } from 'node:net';
 import { after, before, describe, test } from 'node:test';
+import { gzipSync } from 'node:zlib';
+import { create, fromBinary, toBinary } from '@bufbuild/protobuf';
 import { pino } from 'pino';
-import { PARENT, startTestServer, type TestServer } from '../support/server.js';
+import { Code } from '../../src/common/errors.js';
+import { CreateConnectionRequestSchema } from '../../src/gen/google/cloud/developerconnect/v1/developer_connect_pb.js';
+import { GetOperationRequestSchema } from '../../src/gen/google/longrunning/operations_pb.js';
+import { StatusSchema } from '../../src/gen/google/rpc/status_pb.js';
+import { PARENT, rest, startTestServer, type TestServer } from '../support/server.js';
 
+const GET_OPERATION = '/google.longrunning.Operations/GetOperation';
+const CREATE_CONNECTION = '/google.cloud.developerconnect.v1.DeveloperConnect/CreateConnection';
 const MISSING_OPERATION = `${PARENT}/operations/operation-1-0000000000000000`;
+
+/** A gRPC Length-Prefixed-Message: Compressed-Flag, 4-byte big-endian length, the bytes. */
+function frame(message: Uint8Array, flag = 0): Buffer {
+  const prefix = Buffer.alloc(5);
+  prefix[0] = flag;
+  prefix.writeUInt32BE(message.length, 1);
+  return Buffer.concat([prefix, message]);
+}
+
+const getOperation = (name: string) => toBinary(GetOperationRequestSchema, create(GetOperationRequestSchema, { name }));
+
+interface GrpcAnswer {
+  code: number;
+  message: string;
+  /** The google.rpc.Status of grpc-status-details-bin, which google-gax reads. */
+  details?: { code: number; message: string };
+}
+
+/** One gRPC call over a bare HTTP/2 connection, sending exactly the given headers and body. */
+function grpcCall(server: TestServer, path: string, body: Buffer, headers: Record<string, string> = {}): Promise<GrpcAnswer> {
+  const session = connectHttp2(server.url);
+  return new Promise<GrpcAnswer>((resolve, reject) => {
+    session.on('error', reject);
+    const stream = session.request({ ':method': 'POST', ':path': path, 'content-type': 'application/grpc', te: 'trailers', ...headers });
+    const fields: Record<string, unknown> = {};
+    // A Trailers-Only answer comes as response headers; a full one ends with trailers.
+    stream.on('response', (h) => Object.assign(fields, h));
+    stream.on('trailers', (h) => Object.assign(fields, h));
+    stream.on('data', () => {});
+    stream.on('error', reject);
+    stream.on('close', () => {
+      const bin = fields['grpc-status-details-bin'];
+      const status = typeof bin === 'string' ? fromBinary(StatusSchema, Buffer.from(bin, 'base64')) : undefined;
+      resolve({
+        code: Number(fields['grpc-status']),
+        message: decodeURIComponent(String(fields['grpc-message'] ?? '')),
+        details: status && { code: status.code, message: status.message },
+      });
+    });
+    stream.end(body);
+  }).finally(() => session.close());
+}
 
 interface RawHttpAnswer {
   status: number;
@@ -47,6 +98,67 @@ function assertAip193(answer: RawHttpAnswer, status: number, grpcStatus: string,
   assert.equal(error.status, grpcStatus);
   assert.match(String(error.message), mentions);
 }
+
+describe('gRPC requests that cannot be decoded are refused with a code and a reason', () => {
+  let server: TestServer;
+  before(async () => {
+    server = await startTestServer();
+  });
+  after(() => server.stop());
+
+  const undecodable: [string, number[], RegExp][] = [
+    ['a string field that is not UTF-8', [0x0a, 2, 0xff, 0xfe], /not valid UTF-8/],
+    ['wire type 7, which does not exist', [0x0f], /wire type 7/],
+    ['a truncated varint', [0x10, 0x80], /ends inside a field/],
+    ['a length past the end', [0x0a, 9, 0x61], /ends inside a field/],
+  ];
+  for (const [what, bytes, reason] of undecodable) {
+    test(`${what} is INVALID_ARGUMENT, naming the message type`, async () => {
+      const answer = await grpcCall(server, GET_OPERATION, frame(Uint8Array.from(bytes)));
+      assert.equal(answer.code, Code.INVALID_ARGUMENT, answer.message);
+      assert.match(answer.message, /not a valid binary google\.longrunning\.GetOperationRequest/);
+      assert.match(answer.message, reason);
+      assert.deepEqual(answer.details, { code: Code.INVALID_ARGUMENT, message: answer.message });
+    });
+  }
+
+  test('a grpc-timeout outside the grammar of PROTOCOL-HTTP2.md is INVALID_ARGUMENT, saying what a timeout looks like', async () => {
+    for (const timeout of ['soon', '123456789S', '5 S', '-1S', '10s']) {
+      const answer = await grpcCall(server, GET_OPERATION, frame(getOperation(MISSING_OPERATION)), { 'grpc-timeout': timeout });
+      assert.equal(answer.code, Code.INVALID_ARGUMENT, `${timeout}: ${answer.message}`);
+      assert.equal(answer.message, `grpc-timeout "${timeout}" is not a gRPC timeout: 1 to 8 digits and a unit, one of H, M, S, m, u, n (as in "30S").`);
+      assert.deepEqual(answer.details, { code: Code.INVALID_ARGUMENT, message: answer.message });
+    }
+    const valid = await grpcCall(server, GET_OPERATION, frame(getOperation(MISSING_OPERATION)), { 'grpc-timeout': '99999999m' });
+    assert.equal(valid.code, Code.NOT_FOUND, `the call goes on: ${valid.message}`);
+  });
+
+  // doc/compression.md, test case 6: a Compressed-Flag set without a grpc-encoding other than
+  // identity MUST fail with INTERNAL, its description indicating the invalid Compressed-Flag.
+  test('a compressed message is INTERNAL, and does nothing, unless grpc-encoding says how to decompress it', async () => {
+    const request = create(CreateConnectionRequestSchema, {
+      parent: PARENT,
+      connectionId: 'flagged',
+      connection: { connectionConfig: { case: 'githubConfig', value: { githubApp: 1 } } },
+    });
+    for (const headers of [{}, { 'grpc-encoding': 'identity' }] as Record<string, string>[]) {
+      const answer = await grpcCall(server, CREATE_CONNECTION, frame(toBinary(CreateConnectionRequestSchema, request), 1), headers);
+      assert.equal(answer.code, Code.INTERNAL, `${JSON.stringify(headers)}: ${answer.message}`);
+      assert.match(answer.message, /Compressed-Flag set, but the call names no grpc-encoding/);
+      assert.deepEqual(answer.details, { code: Code.INTERNAL, message: answer.message });
+    }
+    const stored = await rest(server.url, 'GET', `/v1/${PARENT}/connections/flagged`);
+    assert.equal(stored.status, 404, 'the message was not read as an uncompressed one');
+    const gzipped = await grpcCall(server, GET_OPERATION, frame(gzipSync(getOperation(MISSING_OPERATION)), 1), { 'grpc-encoding': 'gzip' });
+    assert.equal(gzipped.code, Code.NOT_FOUND, `gzip is decompressed: ${gzipped.message}`);
+  });
+
+  test('a Compressed-Flag other than 0 or 1 is INTERNAL', async () => {
+    const answer = await grpcCall(server, GET_OPERATION, frame(getOperation(MISSING_OPERATION), 2), { 'grpc-encoding': 'gzip' });
+    assert.equal(answer.code, Code.INTERNAL, answer.message);
+    assert.match(answer.message, /Compressed-Flag 2; gRPC allows only 0 .* and 1/);
+  });
+});
 
 describe('HTTP/1.1 requests the parser refuses are answered in the AIP-193 shape, and the connection is closed', () => {
   let server: TestServer;

@@ -9,5 +9,7 @@ const files = readdirSync('test', { recursive: true })
   .filter((f) => f.endsWith('.test.ts'))
   .filter((f) => filters.length === 0 || filters.some((x) => f.includes(x)))
   .sort();
-const result = spawnSync(process.execPath, ['--import', 'tsx', '--test', '--test-concurrency=1', ...files], { stdio: 'inherit' });
+// dist/ is built once here (npm test runs `npm run build` first) for the tests that start the CLI as a process.
+const env = { ...process.env, DEVCONNECT_TEST_BUILT: '1' };
+const result = spawnSync(process.execPath, ['--import', 'tsx', '--test', '--test-concurrency=1', ...files], { stdio: 'inherit', env });
 process.exit(result.status ?? 1);

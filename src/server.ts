@@ -1,8 +1,5 @@
-import { randomBytes } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { fromBinary } from '@bufbuild/protobuf';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { pino, type Logger } from 'pino';
 import { IamPolicyApi } from './api/iam-policy.js';
 import { KnownLocations, LocationsApi } from './api/locations.js';
@@ -16,6 +13,7 @@ import { StandardMethods } from './api/standard-methods.js';
 import { JwtAuthenticator } from './auth/jwt-authenticator.js';
 import { AllowEverything, NoAuthentication } from './auth/none.js';
 import type { Authenticator, Authorizer } from './auth/principal.js';
+import { randomKey, serverSecret } from './auth/server-secrets.js';
 import { TokenSigningKey } from './auth/signing-key.js';
 import { TokenEndpoint } from './auth/token-endpoint.js';
 import type { TrustedIssuer } from './auth/trusted-issuers.js';
@@ -30,8 +28,7 @@ import { IamPolicies } from './iam/policies.js';
 import { applyPolicyFile, loadPolicyFile } from './iam/policy-file.js';
 import { services } from './proto/registry.js';
 import { RESOURCES } from './resources/index.js';
-import { PostgresStore } from './store/postgres.js';
-import { SqliteStore } from './store/sqlite.js';
+import { openStore } from './store/open.js';
 import type { Store } from './store/store.js';
 import { createGrpcServer } from './transport/grpc.js';
 import { DualProtocolListener, type TlsOptions } from './transport/listener.js';
@@ -43,11 +40,12 @@ export interface ServerOptions {
   /** Directory of the SQLite file and server secrets; ':memory:' keeps nothing. */
   dataDir: string;
   /**
-   * A PostgreSQL URL (postgres://…): the store is kept there instead of in the SQLite file, so
-   * several nodes can share it. The secrets stay in `dataDir` for now; moving them into the
-   * database, so nodes share those too, is the next step of "Several nodes on PostgreSQL".
+   * A PostgreSQL URL (postgres://…): the store, the server's secrets included, is kept there
+   * instead of in the SQLite file, so several nodes can share it.
    */
   databaseUrl?: string;
+  /** How long a node holds an operation it runs without renewing its lease (`--lease`); default 10 s. */
+  leaseMs?: number;
   operationDelayMs: number;
   /** `jwt` (default): bearer tokens and IAM policies. `none`: every call acts as `noAuthPrincipal` with every permission. */
   auth?: 'jwt' | 'none';
@@ -91,10 +89,13 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   const log = options.logger ?? pino({ level: 'silent' });
   // Options are checked before anything is opened.
   const locations = new KnownLocations(options.locations);
-  const store: Store = options.databaseUrl ? await PostgresStore.open(options.databaseUrl) : SqliteStore.open(options.dataDir);
-  const engine = new Engine(store, log.child({ component: 'engine' }));
-  const tokens = new PageTokens(secret(options.dataDir, 'page-token.key'));
-  const signingKey = await TokenSigningKey.load(options.dataDir);
+  const store = await openStore(options);
+  const engine = new Engine(store, log.child({ component: 'engine' }), { leaseMs: options.leaseMs });
+  // A SQLite data directory may still hold the secrets as files, from before they moved into the database.
+  const legacyDir = options.databaseUrl ? undefined : options.dataDir;
+  const secret = (name: string) => serverSecret(store, name, randomKey, legacyDir);
+  const tokens = new PageTokens(await secret('page-token.key'));
+  const signingKey = await TokenSigningKey.load(store, legacyDir);
   const policies = new IamPolicies(store);
   const auth = await authentication(options, store, signingKey, policies).catch(async (error: unknown) => {
     await store.close();
@@ -102,8 +103,8 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   });
   let publicUrl = options.publicUrl ?? '';
   const secrets = options.secretsFile ? SecretVersions.fromFile(options.secretsFile) : new SecretVersions();
-  const gitTokens = new GitTokens(secret(options.dataDir, 'git-token.key'));
-  const oauth = new OAuthTickets(secret(options.dataDir, 'oauth.key'));
+  const gitTokens = new GitTokens(await secret('git-token.key'));
+  const oauth = new OAuthTickets(await secret('oauth.key'));
   const deps: ResourceDeps = { store, tokens, secrets, gitTokens, oauth, locations, applyChange: (change) => store.applyResourceChange(change), publicUrl: () => publicUrl };
   const resourceMethods = RESOURCES.flatMap((module) => new StandardMethods(module, engine, deps, { operationDelayMs: options.operationDelayMs }).entries());
   const methods = new MethodTable(
@@ -188,16 +189,4 @@ async function linkWithConnection(store: Store, name: string): Promise<{ link: G
   const connection = link && (await store.getResource(link.parent));
   if (!link || !connection) return undefined;
   return { link: fromBinary(GitRepositoryLinkSchema, link.data), connection: fromBinary(ConnectionSchema, connection.data) };
-}
-
-/** A 32-byte secret kept in the data directory, created on first start, so tokens outlive restarts. */
-function secret(dataDir: string, file: string): Buffer {
-  if (dataDir === ':memory:') return randomBytes(32);
-  const dir = join(dataDir, 'secrets');
-  const path = join(dir, file);
-  if (!existsSync(path)) {
-    mkdirSync(dir, { recursive: true, mode: 0o700 });
-    writeFileSync(path, randomBytes(32), { mode: 0o600, flag: 'wx' });
-  }
-  return readFileSync(path);
 }

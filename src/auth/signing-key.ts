@@ -1,11 +1,11 @@
-import { createPrivateKey, createPublicKey, generateKeyPairSync, randomBytes, type KeyObject } from 'node:crypto';
-import { existsSync, linkSync, mkdirSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { createPrivateKey, createPublicKey, generateKeyPairSync, type KeyObject } from 'node:crypto';
 import { calculateJwkThumbprint, exportJWK, SignJWT } from 'jose';
+import type { SecretStore } from '../store/store.js';
+import { serverSecret } from './server-secrets.js';
 
 /** The `iss` of every access token this server signs. */
 export const SERVER_TOKEN_ISSUER = 'devconnect-emulator';
-/** The file in `<dataDir>/secrets` holding the server's RS256 private key (PKCS#8 PEM). */
+/** The name of the server's RS256 private key (PKCS#8 PEM) among its secrets, and of its file in `<dataDir>/secrets` before those moved into the database. */
 export const SIGNING_KEY_FILE = 'token-signing-key.pem';
 
 export interface ServerTokenRequest {
@@ -31,7 +31,7 @@ export interface ServerTokenClaims {
 /**
  * The server's own RS256 key pair: it signs the access tokens of `POST /token` and of the `token`
  * command, and the authenticator verifies them with the public half. The `kid` is the RFC 7638
- * thumbprint of the public key, so it is stable for as long as the key file is.
+ * thumbprint of the public key, so it is stable for as long as the stored key is.
  */
 export class TokenSigningKey {
   private constructor(
@@ -41,27 +41,12 @@ export class TokenSigningKey {
   ) {}
 
   /**
-   * The key of a data directory (`<dataDir>/secrets/token-signing-key.pem`), created on first use.
-   * The server and the `token` command may both open a new data directory at once: the file
-   * appears atomically (written aside, then hard-linked into place), and the loser of the race reads the winner's key.
+   * The server's key, kept in the store (every node of a cluster signs with it), made on first use.
+   * `dataDir`: a SQLite data directory whose key file, from before keys moved into the database, is adopted.
    */
-  static async load(dataDir: string): Promise<TokenSigningKey> {
-    if (dataDir === ':memory:') return TokenSigningKey.fromPem(newPrivateKeyPem());
-    const dir = join(dataDir, 'secrets');
-    const path = join(dir, SIGNING_KEY_FILE);
-    if (!existsSync(path)) {
-      mkdirSync(dir, { recursive: true, mode: 0o700 });
-      const aside = `${path}.${randomBytes(6).toString('hex')}.tmp`;
-      writeFileSync(aside, newPrivateKeyPem(), { mode: 0o600, flag: 'wx' });
-      try {
-        linkSync(aside, path);
-      } catch (error) {
-        if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
-      } finally {
-        unlinkSync(aside);
-      }
-    }
-    return TokenSigningKey.fromPem(readFileSync(path, 'utf8'));
+  static async load(store: SecretStore, dataDir?: string): Promise<TokenSigningKey> {
+    const pem = await serverSecret(store, SIGNING_KEY_FILE, () => Buffer.from(newPrivateKeyPem()), dataDir);
+    return TokenSigningKey.fromPem(pem.toString('utf8'));
   }
 
   static async fromPem(privateKeyPem: string): Promise<TokenSigningKey> {

@@ -4,6 +4,7 @@ import { Command, InvalidArgumentError, Option } from 'commander';
 import { pino } from 'pino';
 import { parseTrustedIssuer, type TrustedIssuer } from '../auth/trusted-issuers.js';
 import { startServer } from '../server.js';
+import { databaseUrlOption } from './database-url.js';
 import { durationOption } from './duration.js';
 
 function port(text: string): number {
@@ -23,6 +24,7 @@ interface ServeFlags {
   port: number;
   dataDir: string;
   databaseUrl?: string;
+  lease: number;
   operationDelay: number;
   auth: 'jwt' | 'none';
   principal: string;
@@ -57,7 +59,8 @@ export function serveCommand(): Command {
     .option('--host <host>', 'address to listen on', '127.0.0.1')
     .option('--port <port>', 'port to listen on (0 picks a free one)', port, 8080)
     .option('--data-dir <dir>', 'where state is kept (SQLite)', './.devconnect-emulator')
-    .addOption(new Option('--database-url <url>', 'keep state in this PostgreSQL database (postgres://…) instead of SQLite, so several nodes can share it; secrets stay in --data-dir').env('DATABASE_URL'))
+    .addOption(databaseUrlOption('keep state, secrets included, in this PostgreSQL database (postgres://…) instead of SQLite in --data-dir, so several nodes can share it'))
+    .option('--lease <duration>', 'how long a node holds an operation it runs without renewing its lease; with several nodes, another takes over the operations of a node that died after this long', durationOption, 10_000)
     .option('--operation-delay <duration>', 'how long every mutating operation runs, cancellably, before it commits (e.g. 500ms, 30s); with 0s it is returned already done', durationOption, 0)
     .addOption(new Option('--auth <mode>', 'jwt: bearer tokens and IAM policies; none: every request acts as --principal with every permission').choices(['jwt', 'none']).default('jwt'))
     .option('--principal <member>', 'the principal of --auth none', 'user:dev@localhost')
@@ -82,6 +85,7 @@ export function serveCommand(): Command {
         port: opts.port,
         dataDir: opts.dataDir,
         databaseUrl: opts.databaseUrl,
+        leaseMs: opts.lease,
         operationDelayMs: opts.operationDelay,
         auth: opts.auth,
         noAuthPrincipal: opts.principal,
@@ -101,12 +105,12 @@ export function serveCommand(): Command {
         );
       }
       process.stdout.write(
-        `devconnect-emulator serving gRPC and REST on ${server.url}${tls ? ' (TLS accepted too)' : ''} (data in ${opts.databaseUrl ? `PostgreSQL, secrets in ${opts.dataDir}` : opts.dataDir}, --auth ${opts.auth})\n`,
+        `devconnect-emulator serving gRPC and REST on ${server.url}${tls ? ' (TLS accepted too)' : ''} (data in ${opts.databaseUrl ? 'PostgreSQL' : opts.dataDir}, --auth ${opts.auth})\n`,
       );
       if (server.createdOwner) {
         process.stdout.write(
           `Created the owner ${server.createdOwner} (roles/owner on every project). Get a token for it with:\n` +
-            `  ${selfCommand()} token --data-dir ${opts.dataDir} --principal ${server.createdOwner}\n`,
+            `  ${selfCommand()} token ${opts.databaseUrl ? '--database-url "$DATABASE_URL"' : `--data-dir ${opts.dataDir}`} --principal ${server.createdOwner}\n`,
         );
       }
       let stopping = false;

@@ -1,10 +1,13 @@
 import { randomBytes, randomUUID } from 'node:crypto';
+import { hostname } from 'node:os';
+import { performance } from 'node:perf_hooks';
 import { LRUCache } from 'lru-cache';
+import { ApiError } from '../common/errors.js';
 import type { Logger } from 'pino';
 import { Code } from '../gen/google/rpc/code_pb.js';
 import type { FilterExpr } from '../store/filter-expr.js';
 import { describePrecondition, PreconditionFailedError, type Precondition } from '../common/preconditions.js';
-import { type InsertOptions, type NewOperation, type OperationError, type OperationRecord, type Outcome, type Page, type RequestKey, type ResourceChange, type OperationStore } from '../store/store.js';
+import { LeaseLostError, type InsertOptions, type Lease, type NewOperation, type OperationEvent, type OperationEvents, type OperationError, type OperationRecord, type Outcome, type Page, type RequestKey, type ResourceChange, type OperationStore } from '../store/store.js';
 import { OperationFailure, type HandlerResult, type OperationHandler } from './handler.js';
 import { Waiters } from './waiters.js';
 
@@ -18,6 +21,15 @@ class ShuttingDown extends Error {
 /** Its operation could not be committed (e.g. the resource exists): the handler's work is dropped. */
 class NotCreated extends Error {
   override name = 'NotCreated';
+}
+/** Another node took the operation over (this node's lease ran out): its outcome is that node's to write. */
+class LeaseLost extends Error {
+  override name = 'LeaseLost';
+}
+
+export interface EngineOptions {
+  /** How long this node holds an operation it runs without renewing the lease (`--lease`); default 10 s. */
+  leaseMs?: number;
 }
 
 export interface StartRequest {
@@ -42,7 +54,8 @@ export type CancelResult = 'requested' | 'already-done' | 'not-found' | 'not-can
  */
 export class Engine {
   private readonly handlers = new Map<string, OperationHandler>();
-  private readonly running = new Map<string, { controller: AbortController; done: Promise<void> }>();
+  /** Handlers running on this node; `since`: when tracked (performance.now()), to tell a lost lease from one not renewed yet. */
+  private readonly running = new Map<string, { controller: AbortController; done: Promise<void>; since: number }>();
   /** How many operations running here act on each target resource: what makes a resource `reconciling`. */
   private readonly busyTargets = new Map<string, number>();
   private readonly waiters = new Waiters();
@@ -53,11 +66,22 @@ export class Engine {
    */
   private readonly records = new LRUCache<string, OperationRecord>({ max: 50_000 });
   private stopping = false;
+  /** This node, as the leases it holds name it. */
+  readonly nodeId = `${hostname()}-${process.pid}-${randomUUID().slice(0, 8)}`;
+  private readonly leaseMs: number;
+  /** Other nodes share the store: they may cancel, finish and delete what this node has cached, and take over its operations. */
+  private readonly shared: boolean;
+  private readonly timers: NodeJS.Timeout[] = [];
 
   constructor(
-    private readonly store: OperationStore,
+    private readonly store: OperationStore & { readonly events?: OperationEvents },
     private readonly log: Logger,
-  ) {}
+    options: EngineOptions = {},
+  ) {
+    this.leaseMs = options.leaseMs ?? 10_000;
+    this.shared = store.events !== undefined;
+    store.events?.subscribe({ event: (e) => this.onEvent(e), gap: () => this.onGap() });
+  }
 
   register(handler: OperationHandler): void {
     this.handlers.set(handler.kind, handler);
@@ -83,7 +107,7 @@ export class Engine {
     if (early !== undefined && early.kind !== 'stopped') return this.insertFinished(op, options, early);
     let record: OperationRecord;
     try {
-      record = await this.store.insertOperation(op, options);
+      record = await this.store.insertOperation(op, { ...options, lease: this.lease() });
     } catch (error) {
       controller.abort(new NotCreated('the operation was not created'));
       inserted.reject(error);
@@ -121,7 +145,8 @@ export class Engine {
     const cached = this.records.get(name);
     if (cached) return cached;
     const record = await this.store.getOperation(name);
-    if (record) this.records.set(name, record);
+    // Another node may change a running operation (its holder's status message): only what cannot change is cached then.
+    if (record && (record.done || !this.shared)) this.records.set(name, record);
     return record;
   }
 
@@ -161,47 +186,135 @@ export class Engine {
     return deleted;
   }
 
-  /** Resolves with the operation once it is done, deleted (undefined) or the timeout passes. */
+  /**
+   * Resolves with the operation once it is done, deleted (undefined) or the timeout passes. Woken
+   * by this node's finish, or by another node's through the store's events.
+   */
   async wait(name: string, timeoutMs: number, signal?: AbortSignal): Promise<OperationRecord | undefined> {
-    const parked = this.waiters.wait(name, timeoutMs, signal);
-    // Parked before reading, so a finish between the read and the park cannot be missed.
-    const current = await this.get(name);
-    if (!current || current.done) {
-      parked.cancel();
-      return current;
+    const deadline = performance.now() + timeoutMs;
+    for (;;) {
+      const parked = this.waiters.wait(name, Math.max(0, deadline - performance.now()), signal);
+      // Parked before reading, so a finish between the read and the park cannot be missed.
+      const current = await this.get(name);
+      if (!current || current.done || signal?.aborted || performance.now() >= deadline) {
+        parked.cancel();
+        return current;
+      }
+      await parked.ready;
+      // A wake-up is a hint (the event feed came back and every waiter looks again): read, and park again unless done.
     }
-    await parked.ready;
-    return this.get(name);
   }
 
-  /** At start-up: resumes or fails what a previous process left running. */
+  /**
+   * At start-up: takes over what a previous process left running, and resumes or fails it. On a
+   * store of its own, that is every unfinished operation; on a shared one, those whose lease ran
+   * out (the others' holders are alive), and from then on it claims again every half lease.
+   */
   async recover(): Promise<{ resumed: number; failed: number }> {
+    const totals = await this.claim(this.shared ? new Date() : FAR_FUTURE);
+    if (this.shared) {
+      this.every(this.leaseMs / 3, () => this.heartbeat());
+      this.every(this.leaseMs / 2, async () => {
+        const claimed = await this.claim(new Date());
+        if (claimed.resumed + claimed.failed > 0) this.log.info(claimed, 'took over operations of a node whose lease ran out');
+      });
+    }
+    return totals;
+  }
+
+  /** Claims unfinished operations whose lease ended before `expiredBefore`, in batches, and resumes or fails each. */
+  private async claim(expiredBefore: Date): Promise<{ resumed: number; failed: number }> {
     let resumed = 0;
     let failed = 0;
-    for (const record of await this.store.listUnfinishedOperations()) {
-      const handler = this.handlers.get(record.kind);
-      if (record.requestedCancellation) {
-        await this.finish(record.name, { error: cancelledError() });
-        failed++;
-      } else if (handler?.afterRestart === 'resume') {
-        this.launch(record, handler, true);
-        resumed++;
-      } else {
-        await this.finish(record.name, {
-          error: {
-            code: Code.ABORTED,
-            message: 'The server restarted while this operation was running; it was not completed. Retry the request.',
-          },
-        });
-        failed++;
+    for (;;) {
+      if (this.stopping) break;
+      const batch = await this.store.claimOperations(this.lease(), expiredBefore, CLAIM_BATCH);
+      for (const record of batch) {
+        const handler = this.handlers.get(record.kind);
+        if (record.requestedCancellation) {
+          await this.finish(record.name, { error: cancelledError() });
+          failed++;
+        } else if (handler?.afterRestart === 'resume') {
+          this.launch(record, handler, true);
+          resumed++;
+        } else {
+          await this.finish(record.name, {
+            error: {
+              code: Code.ABORTED,
+              message: 'The server running this operation stopped before it was completed. Retry the request.',
+            },
+          });
+          failed++;
+        }
       }
+      if (batch.length < CLAIM_BATCH) break;
     }
     return { resumed, failed };
+  }
+
+  /**
+   * Renews the lease on every operation this node runs. What the store no longer says this node
+   * holds was taken over by another node: its handler stops here without writing. A cancellation
+   * requested through another node whose notification was missed is seen here too.
+   */
+  private async heartbeat(): Promise<void> {
+    const started = performance.now();
+    const held = new Map((await this.store.renewLeases(this.nodeId, this.leaseEnd())).map((h) => [h.name, h.requestedCancellation]));
+    for (const [name, run] of this.running) {
+      const cancelled = held.get(name);
+      if (cancelled === undefined) {
+        if (run.since < started) run.controller.abort(new LeaseLost('another node took the operation over'));
+      } else if (cancelled && !run.controller.signal.aborted) {
+        run.controller.abort(new CancelRequested('cancellation requested'));
+      }
+    }
+  }
+
+  /** Runs `task` every `ms`, one run at a time; a failure (the database is unreachable) is logged and the next run tries again. */
+  private every(ms: number, task: () => Promise<void>): void {
+    let busy = false;
+    const timer = setInterval(() => {
+      if (busy || this.stopping) return;
+      busy = true;
+      task()
+        .catch((error: unknown) => this.log.warn({ err: error }, 'lease upkeep failed; trying again'))
+        .finally(() => (busy = false));
+    }, ms);
+    timer.unref();
+    this.timers.push(timer);
+  }
+
+  /** What another node did: its cancel reaches the handler running here, its finish or delete the waiters here. */
+  private onEvent(event: OperationEvent): void {
+    if (event.kind === 'cancel') {
+      const cached = this.records.get(event.name);
+      if (cached && !cached.done) this.records.set(event.name, { ...cached, requestedCancellation: true });
+      const run = this.running.get(event.name);
+      if (run && !run.controller.signal.aborted) run.controller.abort(new CancelRequested('cancellation requested'));
+      return;
+    }
+    this.records.delete(event.name);
+    this.waiters.notify(event.name);
+  }
+
+  /** Events may have been missed: nothing cached can be trusted, and every waiter looks again. */
+  private onGap(): void {
+    this.records.clear();
+    this.waiters.notifyAll();
+  }
+
+  private lease(): Lease {
+    return { owner: this.nodeId, until: this.leaseEnd() };
+  }
+
+  private leaseEnd(): Date {
+    return new Date(Date.now() + this.leaseMs);
   }
 
   /** Stops handlers without recording an outcome (they resume at the next start), then waits for them. */
   async stop(): Promise<void> {
     this.stopping = true;
+    for (const timer of this.timers) clearInterval(timer);
     const all = [...this.running.values()];
     for (const { controller } of all) controller.abort(new ShuttingDown('server shutting down'));
     await Promise.allSettled(all.map((r) => r.done));
@@ -234,7 +347,7 @@ export class Engine {
         if (left > 0) this.busyTargets.set(target, left);
         else this.busyTargets.delete(target);
       });
-    this.running.set(name, { controller, done });
+    this.running.set(name, { controller, done, since: performance.now() });
   }
 
   /**
@@ -265,7 +378,7 @@ export class Engine {
       return { kind: 'result', result };
     } catch (error) {
       const signal = controller.signal;
-      if (signal.reason instanceof ShuttingDown || signal.reason instanceof NotCreated) return { kind: 'stopped' };
+      if (signal.reason instanceof ShuttingDown || signal.reason instanceof NotCreated || signal.reason instanceof LeaseLost) return { kind: 'stopped' };
       return { kind: 'error', error: this.failureOf(error, signal, name) };
     }
   }
@@ -294,7 +407,15 @@ export class Engine {
 
   private async finish(name: string, outcome: Outcome, change?: ResourceChange): Promise<void> {
     const endTime = new Date();
-    const updated = await this.store.finishOperation(name, outcome, endTime, change);
+    let updated: boolean;
+    try {
+      updated = await this.untilReachable(() => this.store.finishOperation(name, outcome, endTime, change, this.nodeId));
+    } catch (error) {
+      if (!(error instanceof LeaseLostError)) throw error;
+      this.log.info({ operation: name }, 'another node took this operation over; its outcome here is dropped');
+      this.records.delete(name);
+      return;
+    }
     // Read after the commit: a cancel committed just before this finish is in the cached record by now.
     const cached = this.records.get(name);
     if (updated && cached) this.records.set(name, detached({ ...cached, done: true, endTime, error: outcome.error, response: outcome.response }));
@@ -302,11 +423,32 @@ export class Engine {
     this.waiters.notify(name);
   }
 
+  /**
+   * Runs a final write until the store takes it: while the database is unreachable the outcome waits
+   * here (the lease may run out meanwhile, and then the write is refused). Gives up when the node stops.
+   */
+  private async untilReachable<T>(write: () => Promise<T>): Promise<T> {
+    for (let delay = 100; ; delay = Math.min(delay * 2, 2_000)) {
+      try {
+        return await write();
+      } catch (error) {
+        if (!(error instanceof ApiError && error.code === Code.UNAVAILABLE) || this.stopping) throw error;
+        this.log.warn({ err: error }, 'the store is unreachable; the outcome of an operation waits to be written');
+        await new Promise((resolve) => setTimeout(resolve, delay));
+      }
+    }
+  }
+
   private remember(name: string, record: OperationRecord | undefined): void {
     if (record) this.records.set(name, record);
     else this.records.delete(name);
   }
 }
+
+/** How many unfinished operations one claim takes at a time. */
+const CLAIM_BATCH = 100;
+/** A time every lease ends before: on a store of its own, a starting node claims every unfinished operation. */
+const FAR_FUTURE = new Date(8.64e15);
 
 function cancelledError(): OperationError {
   return { code: Code.CANCELLED, message: 'Operation was cancelled.' };

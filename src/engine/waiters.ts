@@ -27,6 +27,11 @@ export class Waiters {
     return { ready, cancel: finish };
   }
 
+  /** Wakes every waiter (to look again: something may have been missed). */
+  notifyAll(): void {
+    for (const name of [...this.parked.keys()]) this.notify(name);
+  }
+
   notify(name: string): void {
     const set = this.parked.get(name);
     if (!set) return;

@@ -5,15 +5,19 @@ import { toNumberedPlaceholders } from './filter-sql.js';
 import { insertedRecord, keysetPage, operationsPageQuery, seqCursor } from './keyset.js';
 import { loadMigrations } from './migrations.js';
 import { PostgresChanges } from './postgres-changes.js';
-import { GroupCommit } from './postgres-group-commit.js';
+import { rethrowUnavailable } from './postgres-errors.js';
+import { CHANNEL, PostgresEvents } from './postgres-events.js';
+import { GroupCommit, type Work } from './postgres-group-commit.js';
 import { PostgresIam } from './postgres-iam.js';
 import type { ResourceRow } from './postgres-resource-index.js';
 import { PostgresServiceAccountKeys } from './postgres-service-account-keys.js';
 import {
   EtagMismatchError,
+  LeaseLostError,
   RequestIdReusedError,
   type IamPolicyRecord,
   type InsertOptions,
+  type Lease,
   type NewOperation,
   type NewServiceAccountKey,
   type OperationRecord,
@@ -103,7 +107,10 @@ function outcomeValues(outcome: Outcome | undefined, endTime: Date | undefined):
 
 
 const isRefusal = (error: unknown): boolean =>
-  error instanceof PreconditionFailedError || error instanceof EtagMismatchError || error instanceof RequestIdReusedError;
+  error instanceof PreconditionFailedError || error instanceof EtagMismatchError || error instanceof RequestIdReusedError || error instanceof LeaseLostError;
+
+/** How long a call waits for a database connection before it fails UNAVAILABLE. */
+const CONNECT_TIMEOUT_MS = 2_000;
 
 export interface PostgresStoreOptions {
   /** Connections kept at most: one carries the group of writes being committed, the others serve reads. Default 10. */
@@ -121,28 +128,41 @@ export class PostgresStore implements Store {
   private readonly keys = new PostgresServiceAccountKeys();
   private readonly iam = new PostgresIam();
 
-  private constructor(private readonly pool: pg.Pool) {
+  private constructor(
+    private readonly pool: pg.Pool,
+    readonly events: PostgresEvents,
+  ) {
     this.writes = new GroupCommit(pool, isRefusal);
   }
 
   /** Connects to `databaseUrl` (postgres://…) and brings its schema up to date. */
   static async open(databaseUrl: string, options: PostgresStoreOptions = {}): Promise<PostgresStore> {
-    const pool = new pg.Pool({ connectionString: databaseUrl, max: options.maxConnections ?? 10, types: TYPES });
+    const pool = new pg.Pool({
+      connectionString: databaseUrl,
+      max: options.maxConnections ?? 10,
+      types: TYPES,
+      // While the database is unreachable, a call fails in this time (UNAVAILABLE) rather than queueing for a connection.
+      connectionTimeoutMillis: CONNECT_TIMEOUT_MS,
+      keepAlive: true,
+    });
     // An idle connection that breaks (the server restarted) is dropped by the pool, and the next
     // query opens another; without a listener the pool's 'error' event would end the process.
     pool.on('error', () => {});
+    const events = new PostgresEvents({ connectionString: databaseUrl, connectionTimeoutMillis: CONNECT_TIMEOUT_MS, keepAlive: true });
     try {
       await migrate(pool);
+      await events.start();
     } catch (error) {
+      await events.close();
       await pool.end();
       throw error;
     }
-    return new PostgresStore(pool);
+    return new PostgresStore(pool, events);
   }
 
   insertOperation(op: NewOperation, options: InsertOptions = {}): Promise<OperationRecord> {
     const { require = [], finished, request } = options;
-    return this.writes.run(async (tx) => {
+    return this.write(async (tx) => {
       if (request) {
         // Retries of one request on two nodes: the second waits for the first's commit, then finds its operation.
         await tx.query('SELECT pg_advisory_xact_lock(hashtextextended($1, 1))', [request.key]);
@@ -159,67 +179,114 @@ export class PostgresStore implements Store {
       const outcome = finished?.outcome;
       await tx.query(
         `INSERT INTO operations (name, parent, kind, input, verb, target, create_time, done, end_time, error_code, error_message,
-           response_type, response_value, request_key, request_fingerprint)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)`,
-        [op.name, op.parent, op.kind, op.input, op.verb, op.target, op.createTime.getTime(), finished !== undefined, ...outcomeValues(outcome, finished?.endTime), request?.key ?? null, request?.fingerprint ?? null],
+           response_type, response_value, request_key, request_fingerprint, owner, lease_until)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)`,
+        [
+          op.name, op.parent, op.kind, op.input, op.verb, op.target, op.createTime.getTime(), finished !== undefined,
+          ...outcomeValues(outcome, finished?.endTime), request?.key ?? null, request?.fingerprint ?? null,
+          options.lease?.owner ?? null, options.lease?.until.getTime() ?? null,
+        ],
       );
       return insertedRecord(op, finished);
     });
   }
 
   async getOperation(name: string): Promise<OperationRecord | undefined> {
-    const { rows } = await this.pool.query<OperationRow>('SELECT * FROM operations WHERE name = $1', [name]);
+    const { rows } = await this.read(this.pool.query<OperationRow>('SELECT * FROM operations WHERE name = $1', [name]));
     return rows[0] && toOperation(rows[0]);
   }
 
   getOperationByRequest(request: RequestKey): Promise<OperationRecord | undefined> {
-    return operationByRequest(this.pool, request);
+    return this.read(operationByRequest(this.pool, request));
   }
 
   async listOperations(query: PageQuery & { filter?: FilterExpr }): Promise<Page<OperationRecord>> {
     const { sql, params } = operationsPageQuery(query, OPERATION_FILTER_COLUMNS);
-    const { rows } = await this.pool.query<OperationRow>(toNumberedPlaceholders(sql), params);
+    const { rows } = await this.read(this.pool.query<OperationRow>(toNumberedPlaceholders(sql), params));
     return keysetPage(rows, query.pageSize, toOperation);
   }
 
   async listUnfinishedOperations(): Promise<OperationRecord[]> {
-    const { rows } = await this.pool.query<OperationRow>('SELECT * FROM operations WHERE NOT done ORDER BY seq');
+    const { rows } = await this.read(this.pool.query<OperationRow>('SELECT * FROM operations WHERE NOT done ORDER BY seq'));
     return rows.map(toOperation);
   }
 
+  claimOperations(lease: Lease, expiredBefore: Date, limit: number): Promise<OperationRecord[]> {
+    return this.write(async (tx) => {
+      // SKIP LOCKED: two nodes claiming at once take different operations instead of waiting on each other.
+      const { rows } = await tx.query<OperationRow>(
+        `UPDATE operations SET owner = $1, lease_until = $2
+         WHERE seq IN (SELECT seq FROM operations WHERE NOT done AND (lease_until IS NULL OR lease_until < $3)
+                       ORDER BY seq LIMIT $4 FOR UPDATE SKIP LOCKED)
+         RETURNING *`,
+        [lease.owner, lease.until.getTime(), expiredBefore.getTime(), limit],
+      );
+      return rows.sort((a, b) => a.seq - b.seq).map(toOperation);
+    });
+  }
+
+  renewLeases(owner: string, until: Date): Promise<Array<Pick<OperationRecord, 'name' | 'requestedCancellation'>>> {
+    return this.write(async (tx) => {
+      const { rows } = await tx.query<{ name: string; requested_cancellation: boolean }>(
+        'UPDATE operations SET lease_until = $2 WHERE owner = $1 AND NOT done RETURNING name, requested_cancellation',
+        [owner, until.getTime()],
+      );
+      return rows.map((row) => ({ name: row.name, requestedCancellation: row.requested_cancellation }));
+    });
+  }
+
   requestCancel(name: string): Promise<OperationRecord | undefined> {
-    return this.writes.run(async (tx) => {
-      await tx.query('UPDATE operations SET requested_cancellation = true WHERE name = $1 AND NOT done', [name]);
+    return this.write(async (tx) => {
+      // The notification goes out when the transaction commits: the node running the operation stops it at once.
+      await tx.query(
+        `WITH flagged AS (UPDATE operations SET requested_cancellation = true WHERE name = $1 AND NOT done RETURNING name)
+         SELECT pg_notify('${CHANNEL}', $2 || name) FROM flagged`,
+        [name, this.events.payload('cancel')],
+      );
       const { rows } = await tx.query<OperationRow>('SELECT * FROM operations WHERE name = $1', [name]);
       return rows[0] && toOperation(rows[0]);
     });
   }
 
   setStatusMessage(name: string, message: string): Promise<void> {
-    return this.writes.run(async (tx) => {
+    return this.write(async (tx) => {
       await tx.query('UPDATE operations SET status_message = $1 WHERE name = $2 AND NOT done', [message, name]);
     });
   }
 
-  finishOperation(name: string, outcome: Outcome, endTime: Date, change?: ResourceChange): Promise<boolean> {
-    return this.writes.run(async (tx) => {
+  finishOperation(name: string, outcome: Outcome, endTime: Date, change?: ResourceChange, owner?: string): Promise<boolean> {
+    return this.write(async (tx) => {
+      if (owner !== undefined) {
+        // Locked until the commit: a node claiming the operation now waits, then finds it done.
+        const { rows } = await tx.query<{ owner: string | null; done: boolean }>('SELECT owner, done FROM operations WHERE name = $1 FOR UPDATE', [name]);
+        const holder = rows[0];
+        if (holder && holder.owner !== owner) throw new LeaseLostError(name);
+      }
       if (change) await this.applyChange(tx, change);
       // `NOT done` is checked again on the row once locked: of two nodes finishing it, one does.
       const { rowCount } = await tx.query(
-        `UPDATE operations SET done = true, end_time = $2, error_code = $3, error_message = $4, response_type = $5, response_value = $6
-         WHERE name = $1 AND NOT done`,
-        [name, ...outcomeValues(outcome, endTime)],
+        `WITH finished AS (
+           UPDATE operations SET done = true, end_time = $2, error_code = $3, error_message = $4, response_type = $5, response_value = $6
+           WHERE name = $1 AND NOT done RETURNING name)
+         SELECT pg_notify('${CHANNEL}', $7 || name) FROM finished`,
+        [name, ...outcomeValues(outcome, endTime), this.events.payload('done')],
       );
       return rowCount === 1;
     });
   }
 
   deleteOperation(name: string): Promise<boolean> {
-    return this.writes.run(async (tx) => (await tx.query('DELETE FROM operations WHERE name = $1', [name])).rowCount === 1);
+    return this.write(async (tx) => {
+      const { rowCount } = await tx.query(
+        `WITH deleted AS (DELETE FROM operations WHERE name = $1 RETURNING name) SELECT pg_notify('${CHANNEL}', $2 || name) FROM deleted`,
+        [name, this.events.payload('deleted')],
+      );
+      return rowCount === 1;
+    });
   }
 
   applyResourceChange(change: ResourceChange): Promise<void> {
-    return this.writes.run((tx) => this.applyChange(tx, change));
+    return this.write((tx) => this.applyChange(tx, change));
   }
 
   private async applyChange(tx: pg.PoolClient, change: ResourceChange): Promise<void> {
@@ -229,69 +296,88 @@ export class PostgresStore implements Store {
   }
 
   async getResource(name: string): Promise<ResourceRecord | undefined> {
-    const { rows } = await this.pool.query<ResourceRow>('SELECT * FROM resources WHERE name = $1', [name]);
+    const { rows } = await this.read(this.pool.query<ResourceRow>('SELECT * FROM resources WHERE name = $1', [name]));
     return rows[0] && toResource(rows[0]);
   }
 
   async listResources(query: ResourceQuery): Promise<Page<ResourceRecord>> {
     if (query.filter !== undefined || (query.order?.length ?? 0) > 0) {
-      const sorted = await this.changes.index.list(this.pool, query);
+      const sorted = await this.read(this.changes.index.list(this.pool, query));
       return { items: sorted.items.map(toResource), next: sorted.next };
     }
-    const { rows } = await this.pool.query<ResourceRow>(
+    const { rows } = await this.read(this.pool.query<ResourceRow>(
       'SELECT * FROM resources WHERE parent = $1 AND collection = $2 AND seq > $3 ORDER BY seq LIMIT $4',
       [query.parent, query.collection, seqCursor(query.after) ?? 0, query.pageSize + 1],
-    );
+    ));
     return keysetPage(rows, query.pageSize, toResource);
   }
 
   async listUnindexedResources(query: { collection: string; pageSize: number; after?: string }): Promise<Page<ResourceRecord>> {
-    const rows = await this.changes.index.unindexed(this.pool, query.collection, seqCursor(query.after) ?? 0, query.pageSize + 1);
+    const rows = await this.read(this.changes.index.unindexed(this.pool, query.collection, seqCursor(query.after) ?? 0, query.pageSize + 1));
     return keysetPage(rows, query.pageSize, toResource);
   }
 
   indexResource(name: string, etag: string, index: ResourceIndex): Promise<boolean> {
-    return this.writes.run(async (tx) => {
+    return this.write(async (tx) => {
       await this.changes.lock(tx, [{ kind: 'etag', name, etag }]);
       return this.changes.index.index(tx, name, etag, index);
     });
   }
 
   createServiceAccountKey(key: NewServiceAccountKey): Promise<ServiceAccountKeyRecord> {
-    return this.writes.run((tx) => this.keys.create(tx, key));
+    return this.write((tx) => this.keys.create(tx, key));
   }
 
   getServiceAccountKey(keyId: string): Promise<ServiceAccountKeyRecord | undefined> {
-    return this.keys.get(this.pool, keyId);
+    return this.read(this.keys.get(this.pool, keyId));
   }
 
   listServiceAccountKeys(email?: string): Promise<ServiceAccountKeyRecord[]> {
-    return this.keys.list(this.pool, email);
+    return this.read(this.keys.list(this.pool, email));
   }
 
   deleteServiceAccountKey(keyId: string, deleteTime: Date): Promise<boolean> {
-    return this.writes.run((tx) => this.keys.delete(tx, keyId, deleteTime));
+    return this.write((tx) => this.keys.delete(tx, keyId, deleteTime));
   }
 
   getIamPolicy(resource: string): Promise<IamPolicyRecord | undefined> {
-    return this.iam.getPolicy(this.pool, resource);
+    return this.read(this.iam.getPolicy(this.pool, resource));
   }
 
   setIamPolicy(policy: IamPolicyRecord, expectedEtag?: string | null): Promise<void> {
-    return this.writes.run((tx) => this.iam.setPolicy(tx, policy, expectedEtag));
+    return this.write((tx) => this.iam.setPolicy(tx, policy, expectedEtag));
   }
 
   getIamGroups(): Promise<Record<string, string[]>> {
-    return this.iam.getGroups(this.pool);
+    return this.read(this.iam.getGroups(this.pool));
   }
 
   setIamGroups(groups: Record<string, string[]>): Promise<void> {
-    return this.writes.run((tx) => this.iam.setGroups(tx, groups));
+    return this.write((tx) => this.iam.setGroups(tx, groups));
+  }
+
+  ensureSecret(name: string, value: Uint8Array): Promise<Uint8Array> {
+    return this.write(async (tx) => {
+      await tx.query('INSERT INTO secrets (name, value) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING', [name, Buffer.from(value)]);
+      const { rows } = await tx.query<{ value: Buffer }>('SELECT value FROM secrets WHERE name = $1', [name]);
+      return new Uint8Array(rows[0]!.value);
+    });
+  }
+
+  /** A write, committed with the others of its group; UNAVAILABLE when the database cannot be reached. */
+  private write<T>(work: Work<T>): Promise<T> {
+    return this.writes.run(work).catch(rethrowUnavailable);
+  }
+
+  /** A read; UNAVAILABLE when the database cannot be reached. */
+  private read<T>(query: Promise<T>): Promise<T> {
+    return query.catch(rethrowUnavailable);
   }
 
   /** Answers every write issued so far, then closes the connections. */
   async close(): Promise<void> {
     await this.writes.idle();
+    await this.events.close();
     if (!this.pool.ended) await this.pool.end();
   }
 }

@@ -10,8 +10,10 @@ import { SqliteResourceIndex, type ResourceRow } from './sqlite-resource-index.j
 import { SqliteServiceAccountKeys } from './sqlite-service-account-keys.js';
 import {
   EtagMismatchError,
+  LeaseLostError,
   RequestIdReusedError,
   type InsertOptions,
+  type Lease,
   type NewOperation,
   type OperationRecord,
   type Outcome,
@@ -126,7 +128,7 @@ export class SqliteStore implements Store {
         try {
           return { ok: true, value: item.work() };
         } catch (error) {
-          if (error instanceof PreconditionFailedError || error instanceof EtagMismatchError || error instanceof RequestIdReusedError) return { ok: false, error };
+          if (error instanceof PreconditionFailedError || error instanceof EtagMismatchError || error instanceof RequestIdReusedError || error instanceof LeaseLostError) return { ok: false, error };
           throw error;
         }
       }),
@@ -137,13 +139,19 @@ export class SqliteStore implements Store {
     this.statements = {
       insertOperation: db.prepare(
         `INSERT INTO operations (name, parent, kind, input, verb, target, create_time, done, end_time, error_code, error_message,
-           response_type, response_value, request_key, request_fingerprint)
+           response_type, response_value, request_key, request_fingerprint, owner, lease_until)
          VALUES (@name, @parent, @kind, @input, @verb, @target, @createTime, @done, @endTime, @errorCode, @errorMessage,
-           @responseType, @responseValue, @requestKey, @requestFingerprint)`,
+           @responseType, @responseValue, @requestKey, @requestFingerprint, @owner, @leaseUntil)`,
       ),
       getOperation: db.prepare('SELECT * FROM operations WHERE name = ?'),
       operationByRequest: db.prepare('SELECT * FROM operations WHERE request_key = ?'),
       unfinished: db.prepare('SELECT * FROM operations WHERE done = 0 ORDER BY seq'),
+      claimable: db.prepare('SELECT * FROM operations WHERE done = 0 AND (lease_until IS NULL OR lease_until < ?) ORDER BY seq LIMIT ?'),
+      lease: db.prepare('UPDATE operations SET owner = ?, lease_until = ? WHERE name = ?'),
+      renewLeases: db.prepare('UPDATE operations SET lease_until = ? WHERE owner = ? AND done = 0 RETURNING name, requested_cancellation'),
+      holder: db.prepare('SELECT owner, done FROM operations WHERE name = ?'),
+      insertSecret: db.prepare('INSERT INTO secrets (name, value) VALUES (?, ?) ON CONFLICT (name) DO NOTHING'),
+      secret: db.prepare('SELECT value FROM secrets WHERE name = ?').pluck(),
       requestCancel: db.prepare('UPDATE operations SET requested_cancellation = 1 WHERE name = ? AND done = 0'),
       setStatusMessage: db.prepare('UPDATE operations SET status_message = ? WHERE name = ? AND done = 0'),
       finishOperation: db.prepare(
@@ -206,6 +214,8 @@ export class SqliteStore implements Store {
         ...outcomeColumns(outcome, finished?.endTime),
         requestKey: request?.key ?? null,
         requestFingerprint: request?.fingerprint ?? null,
+        owner: options.lease?.owner ?? null,
+        leaseUntil: options.lease?.until.getTime() ?? null,
       });
       return insertedRecord(op, finished);
     });
@@ -238,6 +248,23 @@ export class SqliteStore implements Store {
     return (this.statements.unfinished.all() as OperationRow[]).map(toOperation);
   }
 
+  claimOperations(lease: Lease, expiredBefore: Date, limit: number): Promise<OperationRecord[]> {
+    return this.write(() => {
+      const rows = this.statements.claimable.all(expiredBefore.getTime(), limit) as OperationRow[];
+      for (const row of rows) this.statements.lease.run(lease.owner, lease.until.getTime(), row.name);
+      return rows.map(toOperation);
+    });
+  }
+
+  renewLeases(owner: string, until: Date): Promise<Array<Pick<OperationRecord, 'name' | 'requestedCancellation'>>> {
+    return this.write(() =>
+      (this.statements.renewLeases.all(until.getTime(), owner) as Array<{ name: string; requested_cancellation: number }>).map((row) => ({
+        name: row.name,
+        requestedCancellation: row.requested_cancellation === 1,
+      })),
+    );
+  }
+
   requestCancel(name: string): Promise<OperationRecord | undefined> {
     return this.write(() => {
       this.statements.requestCancel.run(name);
@@ -252,8 +279,12 @@ export class SqliteStore implements Store {
     });
   }
 
-  finishOperation(name: string, outcome: Outcome, endTime: Date, change?: ResourceChange): Promise<boolean> {
+  finishOperation(name: string, outcome: Outcome, endTime: Date, change?: ResourceChange, owner?: string): Promise<boolean> {
     return this.write((): boolean => {
+      if (owner !== undefined) {
+        const holder = this.statements.holder.get(name) as { owner: string | null; done: number } | undefined;
+        if (holder && holder.owner !== owner) throw new LeaseLostError(name);
+      }
       if (change) this.applyChange(change);
       return this.statements.finishOperation.run({ name, ...outcomeColumns(outcome, endTime) }).changes === 1;
     });
@@ -354,6 +385,13 @@ export class SqliteStore implements Store {
 
   setIamGroups(groups: Record<string, string[]>): Promise<void> {
     return this.write(() => this.iam.setGroups(groups));
+  }
+
+  ensureSecret(name: string, value: Uint8Array): Promise<Uint8Array> {
+    return this.write(() => {
+      this.statements.insertSecret.run(name, bytes(value));
+      return new Uint8Array(this.statements.secret.get(name) as Buffer);
+    });
   }
 
   async close(): Promise<void> {

@@ -34,6 +34,35 @@ export interface OperationRecord {
 
 export type NewOperation = Pick<OperationRecord, 'name' | 'parent' | 'kind' | 'input' | 'verb' | 'target' | 'createTime'>;
 
+/**
+ * A node's hold on the operations it runs. Only the holder may commit an operation's outcome, and a
+ * hold that is not renewed before `until` may be taken over by another node (claimOperations).
+ */
+export interface Lease {
+  /** The node: an id it draws at start. */
+  owner: string;
+  until: Date;
+}
+
+/** Thrown by `finishOperation` when another node holds the operation now; nothing was written. */
+export class LeaseLostError extends Error {
+  constructor(readonly operation: string) {
+    super(`the lease on ${operation} was taken over by another node`);
+    this.name = 'LeaseLostError';
+  }
+}
+
+/** What another node did to an operation, as a store shared by several nodes tells every node. */
+export interface OperationEvent {
+  kind: 'cancel' | 'done' | 'deleted';
+  name: string;
+}
+
+/** Keeps a store's operation events coming, and says when some may have been missed (the feed was down). */
+export interface OperationEvents {
+  subscribe(listener: { event(e: OperationEvent): void; gap(): void }): void;
+}
+
 /** A value a listing filters or sorts a resource by; null: the resource has none (it sorts first, and matches only `!=`). */
 export type IndexValue = FilterValue | null;
 
@@ -115,6 +144,8 @@ export interface InsertOptions {
   request?: RequestKey;
   /** Checked next, in the same transaction (PreconditionFailedError, nothing written): what the call needs to start at all. */
   require?: Precondition[];
+  /** The node that runs the operation, until when (unset for `finished`). */
+  lease?: Lease;
   /**
    * The work is already over: the operation is committed done with this outcome, and its change
    * applied (its own preconditions checked), in the same transaction.
@@ -189,8 +220,16 @@ export interface OperationStore {
   getOperationByRequest(request: RequestKey): Promise<OperationRecord | undefined>;
   /** Newest first. `filter` fields: done (bool), verb, target (strings), errorCode (int). */
   listOperations(query: PageQuery & { filter?: FilterExpr }): Promise<Page<OperationRecord>>;
-  /** Operations not yet done, oldest first: what a restarted server must resume or fail. */
+  /** Operations not yet done, oldest first. */
   listUnfinishedOperations(): Promise<OperationRecord[]>;
+  /**
+   * Takes over up to `limit` unfinished operations, oldest first, whose lease ended before
+   * `expiredBefore` (or that were never leased): each is then held by `lease`. Two nodes
+   * claiming at once take different operations.
+   */
+  claimOperations(lease: Lease, expiredBefore: Date, limit: number): Promise<OperationRecord[]>;
+  /** Extends to `until` the lease of every unfinished operation `owner` holds; returns them, with their cancellation flags. */
+  renewLeases(owner: string, until: Date): Promise<Array<Pick<OperationRecord, 'name' | 'requestedCancellation'>>>;
   /** Marks cancellation requested on an operation that is not done; returns the record as it now is. */
   requestCancel(name: string): Promise<OperationRecord | undefined>;
   setStatusMessage(name: string, message: string): Promise<void>;
@@ -198,9 +237,11 @@ export interface OperationStore {
    * Marks the operation done with its outcome and applies `change`, atomically (a failed
    * precondition throws and writes neither). A finished or deleted operation is left as it is,
    * but `change` is still applied (deleting an operation does not stop its work). Returns whether
-   * the operation record was updated.
+   * the operation record was updated. With `owner`, only while that node holds the operation:
+   * LeaseLostError, and nothing written (not the change either), when another node took it over,
+   * also once that node has finished it.
    */
-  finishOperation(name: string, outcome: Outcome, endTime: Date, change?: ResourceChange): Promise<boolean>;
+  finishOperation(name: string, outcome: Outcome, endTime: Date, change?: ResourceChange, owner?: string): Promise<boolean>;
   deleteOperation(name: string): Promise<boolean>;
 }
 
@@ -261,12 +302,20 @@ export interface IamStore {
   setIamGroups(groups: Record<string, string[]>): Promise<void>;
 }
 
+/** The server's own secrets (token signing key, page-token key, …): kept with the data, so every node of a cluster has the same. */
+export interface SecretStore {
+  /** The stored value of secret `name`; when there is none yet, `value` is stored and returned (the first of racing callers wins). */
+  ensureSecret(name: string, value: Uint8Array): Promise<Uint8Array>;
+}
+
 /**
  * The durable state of the emulator, as one backend provides it. Every method commits before it
  * resolves: a resolved write survives a crash of the process. Each part of the server takes only
  * the interface it needs. Backends: sqlite.ts (embedded default); more implement the same
  * interfaces and pass the same contract suite (test/store/contract.ts).
  */
-export interface Store extends OperationStore, ResourceStore, KeyStore, IamStore {
+export interface Store extends OperationStore, ResourceStore, KeyStore, IamStore, SecretStore {
+  /** Set when several nodes may share the store: their changes to operations, as they commit. */
+  readonly events?: OperationEvents;
   close(): Promise<void>;
 }

@@ -3,27 +3,18 @@
  * unfinished operations resume after a crash, and SIGTERM stops without failing work in flight.
  */
 import assert from 'node:assert/strict';
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { fileURLToPath } from 'node:url';
 import { SqliteStore } from '../../src/store/sqlite.js';
 import { createConnection, PARENT, rest, untilDone } from '../support/server.js';
+import { buildOnce, killProcess, serveProcess, type ServerProcess } from '../support/server-process.js';
 
 type Json = Record<string, unknown>;
-const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
-const CLI = join(ROOT, 'dist', 'cli', 'main.js');
 const CONNECTION_TYPE = 'type.googleapis.com/google.cloud.developerconnect.v1.Connection';
+type Server = ServerProcess;
 
-interface Server {
-  child: ChildProcess;
-  url: string;
-  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
-}
-
-const children = new Set<ChildProcess>();
 const dataDirs: string[] = [];
 
 function newDataDir(): string {
@@ -34,38 +25,10 @@ function newDataDir(): string {
 
 /** Starts `devconnect-emulator serve` on a free port and resolves once it prints its URL. */
 function serve(dataDir: string, operationDelay: string): Promise<Server> {
-  const args = [CLI, 'serve', '--host', '127.0.0.1', '--port', '0', '--data-dir', dataDir, '--operation-delay', operationDelay, '--log-level', 'info', '--auth', 'none'];
-  const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-  children.add(child);
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
-    child.once('exit', (code, signal) => resolve({ code, signal })),
-  );
-  let stdout = '';
-  let stderr = '';
-  child.stderr?.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`server not ready after 15 s:\n${stdout}\n${stderr}`)), 15_000);
-    child.stdout?.on('data', (chunk: Buffer) => {
-      stdout += chunk.toString();
-      const match = /serving gRPC and REST on (http:\/\/127\.0\.0\.1:\d+) /.exec(stdout);
-      if (match) {
-        clearTimeout(timer);
-        resolve({ child, url: match[1]!, exited });
-      }
-    });
-    void exited.then(({ code, signal }) => {
-      clearTimeout(timer);
-      reject(new Error(`server exited (${code ?? signal}) before it was ready:\n${stderr}`));
-    });
-  });
+  return serveProcess(['--data-dir', dataDir, '--operation-delay', operationDelay, '--log-level', 'info', '--auth', 'none']);
 }
 
-async function kill(server: Server, signal: NodeJS.Signals): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
-  process.kill(server.child.pid!, signal);
-  const result = await server.exited;
-  children.delete(server.child);
-  return result;
-}
+const kill = killProcess;
 
 /** Every operation of PARENT, newest first, across pages. */
 async function listOperations(url: string, filter = ''): Promise<Json[]> {
@@ -102,11 +65,8 @@ const metadataOf = (op: Json): Json => op.metadata as Json;
 const ids = (prefix: string, n: number): string[] => Array.from({ length: n }, (_, i) => `${prefix}-${i}`);
 
 describe('durability of the server process', () => {
-  before(() => {
-    execFileSync('npm', ['run', 'build'], { cwd: ROOT, stdio: 'pipe' });
-  });
+  before(() => buildOnce());
   after(() => {
-    for (const child of children) if (child.exitCode === null && child.signalCode === null) process.kill(child.pid!, 'SIGKILL');
     for (const dir of dataDirs) rmSync(dir, { recursive: true, force: true });
   });
 

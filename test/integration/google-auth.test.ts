@@ -36,7 +36,7 @@ describe('google-auth-library with a service-account key file of this emulator',
   before(async () => {
     dataDir = mkdtempSync(join(tmpdir(), 'devconnect-google-auth-'));
     store = SqliteStore.open(dataDir);
-    const signingKey = await TokenSigningKey.load(dataDir);
+    const signingKey = await TokenSigningKey.load(store, dataDir);
     authenticator = new JwtAuthenticator({ store, signingKey });
     server = createServer((req, res) => {
       const chunks: Buffer[] = [];

@@ -10,9 +10,16 @@ import { after, test } from 'node:test';
 import { freshDatabaseUrl } from '../support/postgres.js';
 import { createConnection, PARENT, rest, startTestServer, untilDone } from '../support/server.js';
 
-// The secrets (page tokens, signing keys) are still kept in the data directory: the servers share one.
-const dataDir = mkdtempSync(join(tmpdir(), 'devconnect-postgres-server-'));
-after(() => rmSync(dataDir, { recursive: true, force: true }));
+// Each server has a data directory of its own: what they share (the secrets of page tokens and signing keys too) is in the database.
+const dataDirs: string[] = [];
+function newDataDir(): string {
+  const dir = mkdtempSync(join(tmpdir(), 'devconnect-postgres-server-'));
+  dataDirs.push(dir);
+  return dir;
+}
+after(() => {
+  for (const dir of dataDirs) rmSync(dir, { recursive: true, force: true });
+});
 
 const connections = async (url: string): Promise<string[]> => {
   const res = await rest(url, 'GET', `/v1/${PARENT}/connections`);
@@ -23,7 +30,7 @@ const connections = async (url: string): Promise<string[]> => {
 test('create, get, list and cancel on PostgreSQL, then read it all back after a restart', async () => {
   const databaseUrl = await freshDatabaseUrl();
 
-  const first = await startTestServer({ databaseUrl, dataDir, operationDelayMs: 0 });
+  const first = await startTestServer({ databaseUrl, dataDir: newDataDir(), operationDelayMs: 0 });
   const created = await createConnection(first.url, 'kept');
   const done = await untilDone(first.url, created.name as string);
   assert.equal(done.error, undefined);
@@ -33,14 +40,18 @@ test('create, get, list and cancel on PostgreSQL, then read it all back after a 
   await first.stop();
 
   // Operations that take 30 s, long enough to cancel one.
-  const slow = await startTestServer({ databaseUrl, dataDir, operationDelayMs: 30_000 });
+  const slow = await startTestServer({ databaseUrl, dataDir: newDataDir(), operationDelayMs: 30_000 });
   const cancelled = await createConnection(slow.url, 'cancelled');
   const cancel = await rest(slow.url, 'POST', `/v1/${cancelled.name as string}:cancel`, {});
   assert.equal(cancel.status, 200, JSON.stringify(cancel.body));
   assert.equal(((await untilDone(slow.url, cancelled.name as string, 5_000)).error as { code: number }).code, 1, 'CANCELLED');
+  const firstPage = await rest(slow.url, 'GET', `/v1/${PARENT}/operations?pageSize=1`);
+  const pageToken = firstPage.body.nextPageToken as string;
+  assert.ok(pageToken, JSON.stringify(firstPage.body));
   await slow.stop();
 
-  const restarted = await startTestServer({ databaseUrl, dataDir, operationDelayMs: 0 });
+  const restartedDir = newDataDir();
+  const restarted = await startTestServer({ databaseUrl, dataDir: restartedDir, operationDelayMs: 0 });
   try {
     assert.deepEqual((await rest(restarted.url, 'GET', `/v1/${PARENT}/connections/kept`)).body, kept.body);
     assert.equal((await rest(restarted.url, 'GET', `/v1/${PARENT}/connections/cancelled`)).status, 404);
@@ -48,7 +59,13 @@ test('create, get, list and cancel on PostgreSQL, then read it all back after a 
     const operation = await rest(restarted.url, 'GET', `/v1/${cancelled.name as string}`);
     assert.deepEqual([operation.body.done, (operation.body.error as { code: number }).code], [true, 1]);
     assert.deepEqual((await rest(restarted.url, 'GET', `/v1/${created.name as string}`)).body, done);
-    assert.equal(existsSync(join(dataDir, 'devconnect.sqlite')), false, 'nothing was kept in SQLite');
+    const secondPage = await rest(restarted.url, 'GET', `/v1/${PARENT}/operations?pageSize=1&pageToken=${encodeURIComponent(pageToken)}`);
+    assert.equal(secondPage.status, 200, `a page token of another server is good here: ${JSON.stringify(secondPage.body)}`);
+    assert.deepEqual((secondPage.body.operations as { name: string }[]).map((o) => o.name), [created.name]);
+    for (const dir of dataDirs) {
+      assert.equal(existsSync(join(dir, 'devconnect.sqlite')), false, 'nothing was kept in SQLite');
+      assert.equal(existsSync(join(dir, 'secrets')), false, 'no secret was kept in the data directory');
+    }
   } finally {
     await restarted.stop();
   }

@@ -7,6 +7,7 @@ import { afterEach, describe, it } from 'node:test';
 import { parseFilter, renameFields, type FieldType } from '../../src/api/filter.js';
 import { PreconditionFailedError, type Precondition } from '../../src/common/preconditions.js';
 import {
+  LeaseLostError,
   RequestIdReusedError,
   EtagMismatchError,
   type IamPolicyRecord,
@@ -524,6 +525,74 @@ export function storeContract(name: string, open: () => Promise<Store>, options:
       assert.deepEqual(names(unfinished), names([a!, d!, e!]));
       assert.deepEqual(unfinished.map((r) => r.requestedCancellation), [false, true, false]);
       assert.deepEqual(defined(unfinished[0]), defined(a));
+    });
+
+    describe('leases', () => {
+      const lease = (owner: string, untilMs: number) => ({ owner, until: new Date(untilMs) });
+
+      it('claimOperations takes unfinished operations never leased or whose lease ended, oldest first, up to the limit; not those held or done', async () => {
+        const store = await fresh();
+        const now = Date.now();
+        const never = await store.insertOperation(newOp());
+        const expired = await store.insertOperation(newOp(), { lease: lease('node-a', now - 1_000) });
+        const held = await store.insertOperation(newOp(), { lease: lease('node-a', now + 60_000) });
+        const done = await store.insertOperation(newOp(), { lease: lease('node-a', now - 1_000) });
+        await store.finishOperation(done.name, { response: RESPONSE }, new Date(T0));
+        await store.requestCancel(expired.name);
+
+        const first = await store.claimOperations(lease('node-b', now + 10_000), new Date(now), 1);
+        assert.deepEqual(names(first), [never.name]);
+        const rest = await store.claimOperations(lease('node-b', now + 10_000), new Date(now), 10);
+        assert.deepEqual(names(rest), [expired.name]);
+        assert.equal(rest[0]!.requestedCancellation, true, 'a claim carries the cancellation flag');
+        assert.deepEqual(await store.claimOperations(lease('node-c', now + 10_000), new Date(now), 10), [], 'what node-b now holds is not claimable');
+        assert.deepEqual(names(await store.claimOperations(lease('node-c', now + 10_000), new Date(now + 120_000), 10)), names([never, expired, held]));
+      });
+
+      it('renewLeases extends what one owner holds and reports cancellation flags; done and others\' operations are left out', async () => {
+        const store = await fresh();
+        const now = Date.now();
+        const mine = await store.insertOperation(newOp(), { lease: lease('node-a', now + 1_000) });
+        const cancelled = await store.insertOperation(newOp(), { lease: lease('node-a', now + 1_000) });
+        const finished = await store.insertOperation(newOp(), { lease: lease('node-a', now + 1_000) });
+        await store.insertOperation(newOp(), { lease: lease('node-b', now + 120_000) });
+        await store.requestCancel(cancelled.name);
+        await store.finishOperation(finished.name, { response: RESPONSE }, new Date(T0), undefined, 'node-a');
+        const renewed = await store.renewLeases('node-a', new Date(now + 60_000));
+        assert.deepEqual(
+          renewed.sort((x, y) => x.name.localeCompare(y.name)),
+          [
+            { name: mine.name, requestedCancellation: false },
+            { name: cancelled.name, requestedCancellation: true },
+          ].sort((x, y) => x.name.localeCompare(y.name)),
+        );
+        assert.deepEqual(await store.claimOperations(lease('node-c', now + 60_000), new Date(now + 30_000), 10).then(names), [], 'renewed leases are not claimable before they end');
+      });
+
+      it('finishOperation with an owner is refused with LeaseLostError, writing nothing, once another node claimed the operation', async () => {
+        const store = await fresh();
+        const now = Date.now();
+        const op = await store.insertOperation(newOp(), { lease: lease('node-a', now - 1) });
+        await store.claimOperations(lease('node-b', now + 60_000), new Date(now), 10);
+        const made = resource(P, 'leased');
+        await assert.rejects(store.finishOperation(op.name, { response: RESPONSE }, new Date(T0), creating(made), 'node-a'), LeaseLostError);
+        assert.equal((await store.getOperation(op.name))?.done, false);
+        assert.equal(await store.getResource(made.name), undefined, 'the change of a refused finish is not applied');
+        assert.equal(await store.finishOperation(op.name, { response: RESPONSE }, new Date(T0), creating(made), 'node-b'), true);
+        assert.deepEqual(await store.getResource(made.name), made);
+        // The old holder's work ends after the new holder finished: still refused, its change not applied.
+        await store.applyResourceChange(deleting(made.name));
+        await assert.rejects(store.finishOperation(op.name, { error: { code: 1, message: 'x' } }, new Date(T0), creating(made), 'node-a'), LeaseLostError);
+        assert.equal(await store.getResource(made.name), undefined);
+      });
+    });
+
+    it('ensureSecret stores the first value offered and returns it to every later (or racing) caller', async () => {
+      const store = await fresh();
+      const [a, b] = await Promise.all([store.ensureSecret('k', new Uint8Array([1, 2, 3])), store.ensureSecret('k', new Uint8Array([9]))]);
+      assert.deepEqual([...a], [...b]);
+      assert.deepEqual([...(await store.ensureSecret('k', new Uint8Array([7])))], [...a]);
+      assert.deepEqual([...(await store.ensureSecret('other', new Uint8Array([0, 255])))], [0, 255]);
     });
 
     it('listResources is oldest first per parent and collection, with pages that neither repeat nor skip', async () => {

@@ -29,7 +29,7 @@ export async function authFixture(): Promise<AuthFixture> {
   mkdirSync(join(dataDir, 'secrets'), { mode: 0o700 });
   writeFileSync(join(dataDir, 'secrets', SIGNING_KEY_FILE), signingKeyPem, { mode: 0o600 });
   const store = SqliteStore.open(dataDir);
-  const signingKey = await TokenSigningKey.load(dataDir);
+  const signingKey = await TokenSigningKey.load(store, dataDir);
   return {
     dataDir,
     store,

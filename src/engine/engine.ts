@@ -9,6 +9,7 @@ import type { FilterExpr } from '../store/filter-expr.js';
 import { describePrecondition, PreconditionFailedError, type Precondition } from '../common/preconditions.js';
 import { LeaseLostError, type InsertOptions, type Lease, type NewOperation, type OperationEvent, type OperationEvents, type OperationError, type OperationRecord, type Outcome, type Page, type RequestKey, type ResourceChange, type OperationStore } from '../store/store.js';
 import { OperationFailure, type HandlerResult, type OperationHandler } from './handler.js';
+import type { OperationObserver } from './observer.js';
 import { Waiters } from './waiters.js';
 
 /** Why a handler's signal was aborted: the client asked, or this server is going away. */
@@ -30,6 +31,8 @@ class LeaseLost extends Error {
 export interface EngineOptions {
   /** How long this node holds an operation it runs without renewing the lease (`--lease`); default 10 s. */
   leaseMs?: number;
+  /** Told of every operation this node ends (metrics). */
+  observer?: OperationObserver;
 }
 
 export interface StartRequest {
@@ -72,6 +75,7 @@ export class Engine {
   /** Other nodes share the store: they may cancel, finish and delete what this node has cached, and take over its operations. */
   private readonly shared: boolean;
   private readonly timers: NodeJS.Timeout[] = [];
+  private readonly observer?: OperationObserver;
 
   constructor(
     private readonly store: OperationStore & { readonly events?: OperationEvents },
@@ -79,6 +83,7 @@ export class Engine {
     options: EngineOptions = {},
   ) {
     this.leaseMs = options.leaseMs ?? 10_000;
+    this.observer = options.observer;
     this.shared = store.events !== undefined;
     store.events?.subscribe({ event: (e) => this.onEvent(e), gap: () => this.onGap() });
   }
@@ -138,6 +143,7 @@ export class Engine {
     // A retry gets the first request's operation, as it is now.
     if (record.name !== op.name) return this.records.get(record.name) ?? record;
     this.records.set(record.name, detached(record));
+    this.observer?.operationEnded(op.verb, outcome.error?.code ?? Code.OK, (endTime.getTime() - op.createTime.getTime()) / 1_000);
     return record;
   }
 
@@ -232,13 +238,13 @@ export class Engine {
       for (const record of batch) {
         const handler = this.handlers.get(record.kind);
         if (record.requestedCancellation) {
-          await this.finish(record.name, { error: cancelledError() });
+          await this.finish(record, { error: cancelledError() });
           failed++;
         } else if (handler?.afterRestart === 'resume') {
           this.launch(record, handler, true);
           resumed++;
         } else {
-          await this.finish(record.name, {
+          await this.finish(record, {
             error: {
               code: Code.ABORTED,
               message: 'The server running this operation stopped before it was completed. Retry the request.',
@@ -334,11 +340,11 @@ export class Engine {
   }
 
   /** Registers running work, so cancel and stop reach it, and commits its outcome when it ends. */
-  private track(record: Pick<OperationRecord, 'name' | 'target'>, controller: AbortController, settlement: Promise<Settlement>): void {
+  private track(record: Ending & Pick<OperationRecord, 'target'>, controller: AbortController, settlement: Promise<Settlement>): void {
     const { name, target } = record;
     this.busyTargets.set(target, (this.busyTargets.get(target) ?? 0) + 1);
     const done = settlement
-      .then((s) => this.settle(name, s))
+      .then((s) => this.settle(record, s))
       // A failed final write leaves the operation unfinished in the store; the next start resumes or fails it.
       .catch((error: unknown) => this.log.error({ err: error, operation: name }, 'could not record the outcome of an operation'))
       .finally(() => {
@@ -356,6 +362,11 @@ export class Engine {
    */
   reconciling(target: string): boolean {
     return this.busyTargets.has(target);
+  }
+
+  /** How many operations this node's handlers are running now. */
+  get runningCount(): number {
+    return this.running.size;
   }
 
   /** Runs a handler to its end; never rejects. `inserted` resolves once the operation is in the store. */
@@ -384,16 +395,16 @@ export class Engine {
   }
 
   /** Commits how a tracked operation ended (nothing when the server is going away: it resumes at the next start). */
-  private async settle(name: string, settlement: Settlement): Promise<void> {
+  private async settle(op: Ending, settlement: Settlement): Promise<void> {
     if (settlement.kind === 'stopped') return;
-    if (settlement.kind === 'error') return this.finish(name, { error: settlement.error });
+    if (settlement.kind === 'error') return this.finish(op, { error: settlement.error });
     try {
-      await this.finish(name, { response: settlement.result.response }, settlement.result.change);
+      await this.finish(op, { response: settlement.result.response }, settlement.result.change);
     } catch (error) {
       // The change's preconditions no longer hold (another writer got there first): the operation ends with that error.
       if (!(error instanceof PreconditionFailedError)) throw error;
       const { code, message } = describePrecondition(error.precondition);
-      await this.finish(name, { error: { code, message } });
+      await this.finish(op, { error: { code, message } });
     }
   }
 
@@ -405,7 +416,8 @@ export class Engine {
     return { code: Code.INTERNAL, message: `Internal error while running the operation (error id ${id}).` };
   }
 
-  private async finish(name: string, outcome: Outcome, change?: ResourceChange): Promise<void> {
+  private async finish(op: Ending, outcome: Outcome, change?: ResourceChange): Promise<void> {
+    const { name } = op;
     const endTime = new Date();
     let updated: boolean;
     try {
@@ -421,6 +433,7 @@ export class Engine {
     if (updated && cached) this.records.set(name, detached({ ...cached, done: true, endTime, error: outcome.error, response: outcome.response }));
     else this.records.delete(name);
     this.waiters.notify(name);
+    this.observer?.operationEnded(op.verb, outcome.error?.code ?? Code.OK, (endTime.getTime() - op.createTime.getTime()) / 1_000);
   }
 
   /**
@@ -469,6 +482,8 @@ function detached(record: OperationRecord): OperationRecord {
 type Settlement = { kind: 'result'; result: HandlerResult } | { kind: 'error'; error: OperationError } | { kind: 'stopped' };
 /** A handler that ended with an outcome to commit. */
 type Ended = Exclude<Settlement, { kind: 'stopped' }>;
+/** What the end of an operation is committed and observed by. */
+type Ending = Pick<OperationRecord, 'name' | 'verb' | 'createTime'>;
 
 /** Resolves at the next turn of the event loop, after every pending microtask (and its own I/O callbacks) has run. */
 function nextTurn(): Promise<undefined> {

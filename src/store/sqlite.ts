@@ -1,7 +1,9 @@
 import { mkdirSync } from 'node:fs';
 import { PreconditionFailedError, type Precondition } from '../common/preconditions.js';
 import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
 import Database from 'better-sqlite3';
+import type { CommitHook } from './commit-hook.js';
 import type { FilterExpr } from './filter-expr.js';
 import { insertedRecord, keysetPage, operationsPageQuery, seqCursor } from './keyset.js';
 import { loadMigrations } from './migrations.js';
@@ -118,7 +120,10 @@ export class SqliteStore implements Store {
   private pending: PendingWrite[] = [];
   private readonly groupCommit: (batch: PendingWrite[]) => Settled[];
 
-  private constructor(db: Database.Database) {
+  private constructor(
+    db: Database.Database,
+    private readonly onCommit?: CommitHook,
+  ) {
     this.db = db;
     // No savepoint per write: a write function either fails before it changes anything (a
     // PreconditionFailedError, EtagMismatchError or RequestIdReusedError, which fails only that write) or not at all; any
@@ -183,7 +188,7 @@ export class SqliteStore implements Store {
   }
 
   /** Opens (creating if needed) `<dataDir>/devconnect.sqlite`, or an in-memory database for ':memory:'. */
-  static open(dataDir: string): SqliteStore {
+  static open(dataDir: string, options: { onCommit?: CommitHook } = {}): SqliteStore {
     let file = ':memory:';
     if (dataDir !== ':memory:') {
       mkdirSync(dataDir, { recursive: true });
@@ -194,7 +199,7 @@ export class SqliteStore implements Store {
     db.pragma('synchronous = NORMAL');
     db.pragma('busy_timeout = 5000');
     migrate(db);
-    return new SqliteStore(db);
+    return new SqliteStore(db, options.onCommit);
   }
 
   insertOperation(op: NewOperation, options: InsertOptions = {}): Promise<OperationRecord> {
@@ -416,12 +421,14 @@ export class SqliteStore implements Store {
     if (batch.length === 0) return;
     this.pending = [];
     let settled: Settled[];
+    const started = performance.now();
     try {
       settled = this.groupCommit(batch);
     } catch (error) {
       for (const item of batch) item.reject(error);
       return;
     }
+    this.onCommit?.((performance.now() - started) / 1_000);
     settled.forEach((result, i) => {
       const item = batch[i];
       if (!item) return;

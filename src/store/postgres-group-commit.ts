@@ -1,4 +1,6 @@
+import { performance } from 'node:perf_hooks';
 import type pg from 'pg';
+import type { CommitHook } from './commit-hook.js';
 
 /** A write: statements run on the group's connection, inside its transaction. */
 export type Work<T> = (tx: pg.PoolClient) => Promise<T>;
@@ -33,6 +35,7 @@ export class GroupCommit {
   constructor(
     private readonly pool: pg.Pool,
     private readonly isRefusal: (error: unknown) => boolean,
+    private readonly onCommit?: CommitHook,
   ) {}
 
   run<T>(work: Work<T>): Promise<T> {
@@ -78,6 +81,8 @@ export class GroupCommit {
 
   private async transaction(batch: PendingWrite[]): Promise<Settled[]> {
     const tx = await this.pool.connect();
+    // Timed from BEGIN: the wait for a connection is the pool's, not the commit's.
+    const started = performance.now();
     try {
       await tx.query('BEGIN');
       const settled: Settled[] = [];
@@ -90,6 +95,7 @@ export class GroupCommit {
         }
       }
       await tx.query('COMMIT');
+      this.onCommit?.((performance.now() - started) / 1_000);
       tx.release();
       return settled;
     } catch (error) {

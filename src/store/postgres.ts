@@ -1,5 +1,6 @@
 import pg from 'pg';
 import { PreconditionFailedError } from '../common/preconditions.js';
+import type { CommitHook } from './commit-hook.js';
 import type { FilterExpr } from './filter-expr.js';
 import { toNumberedPlaceholders } from './filter-sql.js';
 import { insertedRecord, keysetPage, operationsPageQuery, seqCursor } from './keyset.js';
@@ -115,6 +116,8 @@ const CONNECT_TIMEOUT_MS = 2_000;
 export interface PostgresStoreOptions {
   /** Connections kept at most: one carries the group of writes being committed, the others serve reads. Default 10. */
   maxConnections?: number;
+  /** Told how long each group commit took (metrics). */
+  onCommit?: CommitHook;
 }
 
 /**
@@ -131,8 +134,9 @@ export class PostgresStore implements Store {
   private constructor(
     private readonly pool: pg.Pool,
     readonly events: PostgresEvents,
+    onCommit?: CommitHook,
   ) {
-    this.writes = new GroupCommit(pool, isRefusal);
+    this.writes = new GroupCommit(pool, isRefusal, onCommit);
   }
 
   /** Connects to `databaseUrl` (postgres://…) and brings its schema up to date. */
@@ -157,7 +161,7 @@ export class PostgresStore implements Store {
       await pool.end();
       throw error;
     }
-    return new PostgresStore(pool, events);
+    return new PostgresStore(pool, events, options.onCommit);
   }
 
   insertOperation(op: NewOperation, options: InsertOptions = {}): Promise<OperationRecord> {

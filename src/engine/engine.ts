@@ -65,7 +65,8 @@ export class Engine {
   /**
    * Write-through cache of operation records, filled only with what was committed: every change
    * this process makes goes to the store first, then here. Saves a store read on every poll of a
-   * running operation. (Changes made by another process would need invalidation; there is none yet.)
+   * running operation. With other nodes on the store it holds only done records and those of
+   * operations this node runs, and their events (cancel, done, deleted) update or drop entries.
    */
   private readonly records = new LRUCache<string, OperationRecord>({ max: 50_000 });
   private stopping = false;
@@ -75,6 +76,8 @@ export class Engine {
   /** Other nodes share the store: they may cancel, finish and delete what this node has cached, and take over its operations. */
   private readonly shared: boolean;
   private readonly timers: NodeJS.Timeout[] = [];
+  /** How many events of other nodes arrived: a read that saw this number change may be older than what was notified. */
+  private events = 0;
   private readonly observer?: OperationObserver;
 
   constructor(
@@ -150,9 +153,11 @@ export class Engine {
   async get(name: string): Promise<OperationRecord | undefined> {
     const cached = this.records.get(name);
     if (cached) return cached;
+    const seen = this.events;
     const record = await this.store.getOperation(name);
-    // Another node may change a running operation (its holder's status message): only what cannot change is cached then.
-    if (record && (record.done || !this.shared)) this.records.set(name, record);
+    // Another node may change a running operation (its holder's status message): only what cannot change is cached then,
+    // and not when another node's change was notified during the read (it may be newer than what was read).
+    if (record && (record.done || !this.shared) && seen === this.events) this.records.set(name, record);
     return record;
   }
 
@@ -176,8 +181,9 @@ export class Engine {
     if (!record) return 'not-found';
     if (record.done) return 'already-done';
     if (!this.handlers.get(record.kind)?.cancellable) return 'not-cancellable';
+    const seen = this.events;
     const updated = await this.store.requestCancel(name);
-    this.remember(name, updated);
+    this.remember(name, updated, seen);
     if (!updated) return 'not-found';
     if (updated.done && !updated.requestedCancellation) return 'already-done';
     this.running.get(name)?.controller.abort(new CancelRequested('cancellation requested'));
@@ -292,6 +298,7 @@ export class Engine {
 
   /** What another node did: its cancel reaches the handler running here, its finish or delete the waiters here. */
   private onEvent(event: OperationEvent): void {
+    this.events++;
     if (event.kind === 'cancel') {
       const cached = this.records.get(event.name);
       if (cached && !cached.done) this.records.set(event.name, { ...cached, requestedCancellation: true });
@@ -305,6 +312,7 @@ export class Engine {
 
   /** Events may have been missed: nothing cached can be trusted, and every waiter looks again. */
   private onGap(): void {
+    this.events++;
     this.records.clear();
     this.waiters.notifyAll();
   }
@@ -452,8 +460,13 @@ export class Engine {
     }
   }
 
-  private remember(name: string, record: OperationRecord | undefined): void {
-    if (record) this.records.set(name, record);
+  /**
+   * Caches a record read back from a write. With other nodes, only what they cannot change behind
+   * this node's back: a done record, or one of an operation this node runs. (Another node's finish
+   * may be notified before this write's answer arrives; a running record cached after it would stay.)
+   */
+  private remember(name: string, record: OperationRecord | undefined, seen: number): void {
+    if (record && (record.done || !this.shared || this.running.has(name)) && seen === this.events) this.records.set(name, record);
     else this.records.delete(name);
   }
 }

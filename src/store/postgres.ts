@@ -5,12 +5,12 @@ import type { FilterExpr } from './filter-expr.js';
 import { toNumberedPlaceholders } from './filter-sql.js';
 import { insertedRecord, keysetPage, operationsPageQuery, seqCursor } from './keyset.js';
 import { loadMigrations } from './migrations.js';
-import { PostgresChanges } from './postgres-changes.js';
+import { PostgresResourceIndex, type ResourceRow } from './postgres-resource-index.js';
+import { write } from './postgres-write.js';
 import { rethrowUnavailable } from './postgres-errors.js';
 import { CHANNEL, PostgresEvents } from './postgres-events.js';
 import { GroupCommit, type Work } from './postgres-group-commit.js';
 import { PostgresIam } from './postgres-iam.js';
-import type { ResourceRow } from './postgres-resource-index.js';
 import { PostgresServiceAccountKeys } from './postgres-service-account-keys.js';
 import {
   EtagMismatchError,
@@ -93,20 +93,6 @@ function toResource(row: ResourceRow): ResourceRecord {
   return { name: row.name, parent: row.parent, collection: row.collection, etag: row.etag ?? '', data: new Uint8Array(row.data) };
 }
 
-/** The values of an operation's outcome columns (all NULL for a running one): end_time, error_code, error_message, response_type, response_value. */
-function outcomeValues(outcome: Outcome | undefined, endTime: Date | undefined): unknown[] {
-  const value = outcome?.response?.value;
-  return [
-    endTime?.getTime() ?? null,
-    outcome?.error?.code ?? null,
-    outcome?.error?.message ?? null,
-    outcome?.response?.typeUrl ?? null,
-    value ? Buffer.from(value.buffer, value.byteOffset, value.byteLength) : null,
-  ];
-}
-
-
-
 const isRefusal = (error: unknown): boolean =>
   error instanceof PreconditionFailedError || error instanceof EtagMismatchError || error instanceof RequestIdReusedError || error instanceof LeaseLostError;
 
@@ -123,11 +109,11 @@ export interface PostgresStoreOptions {
 /**
  * The store on PostgreSQL, which several nodes share. Writes commit in groups, one group at a time
  * per node (postgres-group-commit.ts); preconditions are checked under locks inside the group's
- * transaction (postgres-changes.ts), so writers on different nodes cannot both pass them.
+ * transaction (postgres-write.ts), so writers on different nodes cannot both pass them.
  */
 export class PostgresStore implements Store {
   private readonly writes: GroupCommit;
-  private readonly changes = new PostgresChanges();
+  private readonly index = new PostgresResourceIndex();
   private readonly keys = new PostgresServiceAccountKeys();
   private readonly iam = new PostgresIam();
 
@@ -165,32 +151,14 @@ export class PostgresStore implements Store {
   }
 
   insertOperation(op: NewOperation, options: InsertOptions = {}): Promise<OperationRecord> {
-    const { require = [], finished, request } = options;
+    const { require = [], finished, request, lease } = options;
     return this.write(async (tx) => {
-      if (request) {
-        // Retries of one request on two nodes: the second waits for the first's commit, then finds its operation.
-        await tx.query('SELECT pg_advisory_xact_lock(hashtextextended($1, 1))', [request.key]);
-        const earlier = await operationByRequest(tx, request);
-        if (earlier) return earlier;
+      const result = await write(tx, { kind: 'insert', op, request, require, change: finished?.change, outcome: finished?.outcome, endTime: finished?.endTime, lease });
+      if ('earlier' in result) {
+        // A retry: the first request's operation, as it is now (its write committed before this one's lock was granted).
+        const { rows } = await tx.query<OperationRow>('SELECT * FROM operations WHERE name = $1', [result.earlier]);
+        return toOperation(rows[0]!);
       }
-      await this.changes.lock(tx, require, finished?.change);
-      await this.changes.check(tx, require);
-      // The change is applied first: when it fails, nothing has been written.
-      if (finished?.change) {
-        await this.changes.check(tx, finished.change.require);
-        await this.changes.apply(tx, finished.change);
-      }
-      const outcome = finished?.outcome;
-      await tx.query(
-        `INSERT INTO operations (name, parent, kind, input, verb, target, create_time, done, end_time, error_code, error_message,
-           response_type, response_value, request_key, request_fingerprint, owner, lease_until)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)`,
-        [
-          op.name, op.parent, op.kind, op.input, op.verb, op.target, op.createTime.getTime(), finished !== undefined,
-          ...outcomeValues(outcome, finished?.endTime), request?.key ?? null, request?.fingerprint ?? null,
-          options.lease?.owner ?? null, options.lease?.until.getTime() ?? null,
-        ],
-      );
       return insertedRecord(op, finished);
     });
   }
@@ -260,22 +228,8 @@ export class PostgresStore implements Store {
 
   finishOperation(name: string, outcome: Outcome, endTime: Date, change?: ResourceChange, owner?: string): Promise<boolean> {
     return this.write(async (tx) => {
-      if (owner !== undefined) {
-        // Locked until the commit: a node claiming the operation now waits, then finds it done.
-        const { rows } = await tx.query<{ owner: string | null; done: boolean }>('SELECT owner, done FROM operations WHERE name = $1 FOR UPDATE', [name]);
-        const holder = rows[0];
-        if (holder && holder.owner !== owner) throw new LeaseLostError(name);
-      }
-      if (change) await this.applyChange(tx, change);
-      // `NOT done` is checked again on the row once locked: of two nodes finishing it, one does.
-      const { rowCount } = await tx.query(
-        `WITH finished AS (
-           UPDATE operations SET done = true, end_time = $2, error_code = $3, error_message = $4, response_type = $5, response_value = $6
-           WHERE name = $1 AND NOT done RETURNING name)
-         SELECT pg_notify('${CHANNEL}', $7 || name) FROM finished`,
-        [name, ...outcomeValues(outcome, endTime), this.events.payload('done')],
-      );
-      return rowCount === 1;
+      const result = await write(tx, { kind: 'finish', name, owner, outcome, endTime, change, notify: this.events.payload('done') });
+      return 'updated' in result && result.updated;
     });
   }
 
@@ -290,13 +244,9 @@ export class PostgresStore implements Store {
   }
 
   applyResourceChange(change: ResourceChange): Promise<void> {
-    return this.write((tx) => this.applyChange(tx, change));
-  }
-
-  private async applyChange(tx: pg.PoolClient, change: ResourceChange): Promise<void> {
-    await this.changes.lock(tx, [], change);
-    await this.changes.check(tx, change.require);
-    await this.changes.apply(tx, change);
+    return this.write(async (tx) => {
+      await write(tx, { kind: 'change', change });
+    });
   }
 
   async getResource(name: string): Promise<ResourceRecord | undefined> {
@@ -306,7 +256,7 @@ export class PostgresStore implements Store {
 
   async listResources(query: ResourceQuery): Promise<Page<ResourceRecord>> {
     if (query.filter !== undefined || (query.order?.length ?? 0) > 0) {
-      const sorted = await this.read(this.changes.index.list(this.pool, query));
+      const sorted = await this.read(this.index.list(this.pool, query));
       return { items: sorted.items.map(toResource), next: sorted.next };
     }
     const { rows } = await this.read(this.pool.query<ResourceRow>(
@@ -317,14 +267,15 @@ export class PostgresStore implements Store {
   }
 
   async listUnindexedResources(query: { collection: string; pageSize: number; after?: string }): Promise<Page<ResourceRecord>> {
-    const rows = await this.read(this.changes.index.unindexed(this.pool, query.collection, seqCursor(query.after) ?? 0, query.pageSize + 1));
+    const rows = await this.read(this.index.unindexed(this.pool, query.collection, seqCursor(query.after) ?? 0, query.pageSize + 1));
     return keysetPage(rows, query.pageSize, toResource);
   }
 
   indexResource(name: string, etag: string, index: ResourceIndex): Promise<boolean> {
     return this.write(async (tx) => {
-      await this.changes.lock(tx, [{ kind: 'etag', name, etag }]);
-      return this.changes.index.index(tx, name, etag, index);
+      // As a change of this resource would: it waits for a write of the resource in flight, then reads what that committed.
+      await tx.query('SELECT pg_advisory_xact_lock_shared(hashtextextended($1, 0))', [name]);
+      return this.index.index(tx, name, etag, index);
     });
   }
 

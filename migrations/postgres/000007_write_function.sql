@@ -123,6 +123,8 @@ BEGIN
       outcome->>'errorMessage', outcome->>'responseType', decode(outcome->>'responseValue', 'base64'),
       w->'request'->>'key', w->'request'->>'fingerprint', w->>'owner', (w->>'leaseUntil')::bigint);
     updated := 1;
+    -- Other nodes' live views (the console) learn of it.
+    PERFORM pg_notify('devconnect_operations', (w->>'notify') || (w->'op'->>'name'));
   ELSIF kind = 'finish' THEN
     -- `NOT done` is checked again on the row once locked: of two nodes finishing it, one does.
     UPDATE operations SET done = true, end_time = (outcome->>'endTime')::bigint, error_code = (outcome->>'errorCode')::integer,

@@ -50,6 +50,12 @@ export interface StartRequest {
 
 export type CancelResult = 'requested' | 'already-done' | 'not-found' | 'not-cancellable';
 
+/** An operation that was created, changed or deleted (on this node or another): read it again to see how. */
+export interface OperationChange {
+  name: string;
+  kind: 'created' | 'updated' | 'deleted';
+}
+
 /**
  * The long-running-operations engine: starts operations with registered handlers, runs them,
  * cancels them, wakes waiters and recovers after a crash. Every state change is committed to the
@@ -78,6 +84,7 @@ export class Engine {
   private readonly timers: NodeJS.Timeout[] = [];
   /** How many events of other nodes arrived: a read that saw this number change may be older than what was notified. */
   private events = 0;
+  private readonly watchers = new Set<(change: OperationChange) => void>();
   private readonly observer?: OperationObserver;
 
   constructor(
@@ -128,6 +135,7 @@ export class Engine {
       return this.records.get(record.name) ?? record;
     }
     this.records.set(record.name, record);
+    this.emit(record.name, 'created');
     inserted.resolve();
     this.track(record, controller, settlement);
     if (this.stopping) controller.abort(new ShuttingDown('server shutting down'));
@@ -146,6 +154,7 @@ export class Engine {
     // A retry gets the first request's operation, as it is now.
     if (record.name !== op.name) return this.records.get(record.name) ?? record;
     this.records.set(record.name, detached(record));
+    this.emit(record.name, 'created');
     this.observer?.operationEnded(op.verb, outcome.error?.code ?? Code.OK, (endTime.getTime() - op.createTime.getTime()) / 1_000);
     return record;
   }
@@ -186,6 +195,7 @@ export class Engine {
     this.remember(name, updated, seen);
     if (!updated) return 'not-found';
     if (updated.done && !updated.requestedCancellation) return 'already-done';
+    this.emit(name, 'updated');
     this.running.get(name)?.controller.abort(new CancelRequested('cancellation requested'));
     return 'requested';
   }
@@ -194,7 +204,10 @@ export class Engine {
   async delete(name: string): Promise<boolean> {
     const deleted = await this.store.deleteOperation(name);
     this.records.delete(name);
-    if (deleted) this.waiters.notify(name);
+    if (deleted) {
+      this.waiters.notify(name);
+      this.emit(name, 'deleted');
+    }
     return deleted;
   }
 
@@ -299,6 +312,12 @@ export class Engine {
   /** What another node did: its cancel reaches the handler running here, its finish or delete the waiters here. */
   private onEvent(event: OperationEvent): void {
     this.events++;
+    this.emit(event.name, event.kind === 'created' ? 'created' : event.kind === 'deleted' ? 'deleted' : 'updated');
+    if (event.kind === 'created') return;
+    if (event.kind === 'status') {
+      this.records.delete(event.name);
+      return;
+    }
     if (event.kind === 'cancel') {
       const cached = this.records.get(event.name);
       if (cached && !cached.done) this.records.set(event.name, { ...cached, requestedCancellation: true });
@@ -308,6 +327,26 @@ export class Engine {
     }
     this.records.delete(event.name);
     this.waiters.notify(event.name);
+  }
+
+  /**
+   * Calls `listener` whenever an operation is created, changes (status message, cancellation,
+   * outcome) or is deleted, on this node or, with a shared store, on any node: what a live view
+   * (the console's event stream) follows. Returns the function that stops the calls.
+   */
+  watch(listener: (change: OperationChange) => void): () => void {
+    this.watchers.add(listener);
+    return () => this.watchers.delete(listener);
+  }
+
+  private emit(name: string, kind: OperationChange['kind']): void {
+    for (const listener of this.watchers) {
+      try {
+        listener({ name, kind });
+      } catch (error) {
+        this.log.error({ err: error }, 'an operation watcher failed');
+      }
+    }
   }
 
   /** Events may have been missed: nothing cached can be trusted, and every waiter looks again. */
@@ -392,6 +431,7 @@ export class Engine {
           await this.store.setStatusMessage(name, message);
           const cached = this.records.get(name);
           if (cached && !cached.done) this.records.set(name, { ...cached, statusMessage: message });
+          this.emit(name, 'updated');
         },
       });
       return { kind: 'result', result };
@@ -441,6 +481,7 @@ export class Engine {
     if (updated && cached) this.records.set(name, detached({ ...cached, done: true, endTime, error: outcome.error, response: outcome.response }));
     else this.records.delete(name);
     this.waiters.notify(name);
+    if (updated) this.emit(name, 'updated');
     this.observer?.operationEnded(op.verb, outcome.error?.code ?? Code.OK, (endTime.getTime() - op.createTime.getTime()) / 1_000);
   }
 

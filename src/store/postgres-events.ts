@@ -7,7 +7,7 @@ export const CHANNEL = 'devconnect_operations';
 
 type Listener = Parameters<OperationEvents['subscribe']>[0];
 
-const KINDS = new Set<string>(['cancel', 'done', 'deleted']);
+const KINDS = new Set<string>(['created', 'status', 'cancel', 'done', 'deleted']);
 
 /**
  * Operation events between the nodes of one database, by LISTEN/NOTIFY: a write's notification is

@@ -9,7 +9,7 @@ import { LeaseLostError, RequestIdReusedError, type Lease, type NewOperation, ty
  * statement each: the request id, the lease, the locks, the preconditions, the change, the row.
  */
 export type Write =
-  | { kind: 'insert'; op: NewOperation; request?: RequestKey; require: readonly Precondition[]; change?: ResourceChange; outcome?: Outcome; endTime?: Date; lease?: Lease }
+  | { kind: 'insert'; op: NewOperation; request?: RequestKey; require: readonly Precondition[]; change?: ResourceChange; outcome?: Outcome; endTime?: Date; lease?: Lease; notify: string }
   | { kind: 'finish'; name: string; owner?: string; outcome: Outcome; endTime: Date; change?: ResourceChange; notify: string }
   | { kind: 'change'; change: ResourceChange };
 
@@ -46,6 +46,7 @@ function toJson(w: Write): Record<string, unknown> {
   if (w.change) json.change = changeJson(w.change);
   if (w.kind === 'insert') {
     json.op = { ...w.op, createTime: w.op.createTime.getTime() };
+    json.notify = w.notify;
     if (w.request) json.request = w.request;
     if (w.outcome) json.outcome = outcomeJson(w.outcome, w.endTime!);
     if (w.lease) {

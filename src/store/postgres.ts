@@ -153,7 +153,7 @@ export class PostgresStore implements Store {
   insertOperation(op: NewOperation, options: InsertOptions = {}): Promise<OperationRecord> {
     const { require = [], finished, request, lease } = options;
     return this.write(async (tx) => {
-      const result = await write(tx, { kind: 'insert', op, request, require, change: finished?.change, outcome: finished?.outcome, endTime: finished?.endTime, lease });
+      const result = await write(tx, { kind: 'insert', op, request, require, change: finished?.change, outcome: finished?.outcome, endTime: finished?.endTime, lease, notify: this.events.payload('created') });
       if ('earlier' in result) {
         // A retry: the first request's operation, as it is now (its write committed before this one's lock was granted).
         const { rows } = await tx.query<OperationRow>('SELECT * FROM operations WHERE name = $1', [result.earlier]);
@@ -222,7 +222,11 @@ export class PostgresStore implements Store {
 
   setStatusMessage(name: string, message: string): Promise<void> {
     return this.write(async (tx) => {
-      await tx.query('UPDATE operations SET status_message = $1 WHERE name = $2 AND NOT done', [message, name]);
+      await tx.query(
+        `WITH changed AS (UPDATE operations SET status_message = $1 WHERE name = $2 AND NOT done RETURNING name)
+         SELECT pg_notify('${CHANNEL}', $3 || name) FROM changed`,
+        [message, name, this.events.payload('status')],
+      );
     });
   }
 

@@ -54,7 +54,8 @@ export class LeaseLostError extends Error {
 
 /** What another node did to an operation, as a store shared by several nodes tells every node. */
 export interface OperationEvent {
-  kind: 'cancel' | 'done' | 'deleted';
+  /** created: inserted (running or done); status: its status message changed; cancel: cancellation requested. */
+  kind: 'created' | 'status' | 'cancel' | 'done' | 'deleted';
   name: string;
 }
 

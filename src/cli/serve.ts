@@ -6,6 +6,7 @@ import { parseTrustedIssuer, type TrustedIssuer } from '../auth/trusted-issuers.
 import { startServer } from '../server.js';
 import { databaseUrlOption } from './database-url.js';
 import { durationOption } from './duration.js';
+import { selfSignedTls } from './self-signed-tls.js';
 
 function port(text: string): number {
   const n = Number(text);
@@ -36,8 +37,12 @@ interface ServeFlags {
   fixtures?: string;
   locations?: string[];
   publicUrl?: string;
+  tls?: 'self-signed';
   tlsCert?: string;
   tlsKey?: string;
+  metricsPort?: number;
+  idleTimeout: number;
+  maxConnections: number;
   logLevel: string;
 }
 
@@ -47,6 +52,12 @@ function collectIssuer(text: string, previous: TrustedIssuer[]): TrustedIssuer[]
   } catch (error) {
     throw new InvalidArgumentError((error as Error).message);
   }
+}
+
+function positiveInteger(text: string): number {
+  const n = Number(text);
+  if (!/^\d+$/.test(text.trim()) || !Number.isSafeInteger(n) || n < 1) throw new InvalidArgumentError('expected a positive whole number.');
+  return n;
 }
 
 function collect(text: string, previous: string[]): string[] {
@@ -72,13 +83,19 @@ export function serveCommand(): Command {
     .option('--locations <ids>', "the locations offered, comma-separated (default: Developer Connect's regions)", (text: string) => text.split(',').map((l) => l.trim()).filter((l) => l !== ''))
     .option('--fixtures <file>', 'JSON of resources to seed at start, by collection (e.g. insightsConfigs, deploymentEvents): see the README')
     .option('--public-url <url>', 'the base URL clients reach this server at, for URIs it hands out (git_proxy_uri); default http://HOST:PORT')
+    .addOption(new Option('--tls <mode>', 'self-signed: also accept TLS on the same port, with a certificate for localhost made and kept in --data-dir/tls (prints what clients need to trust it)').choices(['self-signed']))
     .option('--tls-cert <file>', 'PEM certificate chain: also accept TLS on the same port (gRPC clients send credentials only over TLS)')
     .option('--tls-key <file>', 'PEM private key of --tls-cert')
+    .option('--metrics-port <port>', 'also serve /metrics, /healthz and /readyz on this port of --host; under --auth jwt, /metrics is served here only', port)
+    .option('--idle-timeout <duration>', 'close a connection silent this long, one this slow to send its request headers or HTTP/2 handshake, and one with no call in progress for this long (a long WaitOperation is a call in progress)', durationOption, 30_000)
+    .option('--max-connections <n>', 'connections open at once; beyond it, new ones are closed as they arrive', positiveInteger, 1024)
     .addOption(new Option('--log-level <level>', 'log level').choices(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'))
     .action(async (opts: ServeFlags) => {
       const logger = pino({ level: opts.logLevel }, pino.destination(2));
       if ((opts.tlsCert === undefined) !== (opts.tlsKey === undefined)) throw new Error('--tls-cert and --tls-key go together.');
-      const tls = opts.tlsCert && opts.tlsKey ? { cert: readFileSync(opts.tlsCert), key: readFileSync(opts.tlsKey) } : undefined;
+      if (opts.tls && opts.tlsCert) throw new Error('--tls self-signed and --tls-cert are alternatives: give one.');
+      const selfSigned = opts.tls === 'self-signed' ? await selfSignedTls(opts.dataDir) : undefined;
+      const tls = selfSigned ?? (opts.tlsCert && opts.tlsKey ? { cert: readFileSync(opts.tlsCert), key: readFileSync(opts.tlsKey) } : undefined);
       const server = await startServer({
         tls,
         host: opts.host,
@@ -97,6 +114,9 @@ export function serveCommand(): Command {
         fixturesFile: opts.fixtures,
         locations: opts.locations,
         publicUrl: opts.publicUrl,
+        metricsPort: opts.metricsPort,
+        idleTimeoutMs: opts.idleTimeout,
+        maxConnections: opts.maxConnections,
         logger,
       });
       if (opts.auth === 'none') {
@@ -107,6 +127,20 @@ export function serveCommand(): Command {
       process.stdout.write(
         `devconnect-emulator serving gRPC and REST on ${server.url}${tls ? ' (TLS accepted too)' : ''} (data in ${opts.databaseUrl ? 'PostgreSQL' : opts.dataDir}, --auth ${opts.auth})\n`,
       );
+      if (server.metricsUrl) process.stdout.write(`Metrics and health on ${server.metricsUrl} (/metrics, /healthz, /readyz)\n`);
+      const store = opts.databaseUrl ? ' --database-url "$DATABASE_URL"' : ` --data-dir ${opts.dataDir}`;
+      process.stdout.write(
+        `Point gcloud at it (a named configuration; your active one is left as it is) with:\n` +
+          `  ${selfCommand()} gcloud-config --server ${opts.publicUrl ?? server.url}${opts.auth === 'jwt' ? `${store} --role roles/editor` : ''} --project my-project\n`,
+      );
+      if (selfSigned) {
+        process.stdout.write(
+          `TLS with a self-signed certificate (${selfSigned.certPath}). Google's gRPC clients trust it with:\n` +
+            `  export GRPC_DEFAULT_SSL_ROOTS_FILE_PATH=${selfSigned.certPath}\n` +
+            `(Node's fetch and https: NODE_EXTRA_CA_CERTS=${selfSigned.certPath}; curl: --cacert ${selfSigned.certPath}.) ` +
+            `A client that does not trust it retries UNAVAILABLE for minutes, which looks like a hang.\n`,
+        );
+      }
       if (server.createdOwner) {
         process.stdout.write(
           `Created the owner ${server.createdOwner} (roles/owner on every project). Get a token for it with:\n` +

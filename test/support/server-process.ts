@@ -16,6 +16,8 @@ export interface ServerProcess {
   exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
   /** What it wrote to stderr so far (its log). */
   stderr(): string;
+  /** What it wrote to stdout so far (the start-up lines). */
+  stdout(): string;
 }
 
 const children = new Set<ChildProcess>();
@@ -53,7 +55,8 @@ export function serveProcess(args: readonly string[], env: NodeJS.ProcessEnv = p
       const match = /serving gRPC and REST on (http:\/\/127\.0\.0\.1:\d+) /.exec(stdout);
       if (match) {
         clearTimeout(timer);
-        resolve({ child, url: match[1]!, exited, stderr: () => stderr });
+        // The lines printed after the URL line come in the same turn or the next few: give them a moment.
+        setTimeout(() => resolve({ child, url: match[1]!, exited, stderr: () => stderr, stdout: () => stdout }), 100);
       }
     });
     void exited.then(({ code, signal }) => {

@@ -2,6 +2,7 @@ import { constants as http2, type IncomingHttpHeaders, type ServerHttp2Stream } 
 import { createRequire } from 'node:module';
 import { Server as NetServer } from 'node:net';
 import { dirname } from 'node:path';
+import { performance } from 'node:perf_hooks';
 import { fromBinary, toBinary, type DescMessage, type DescMethod, type DescService, type Message } from '@bufbuild/protobuf';
 import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
@@ -12,6 +13,7 @@ import type { MethodTable } from '../api/methods.js';
 import type { Authenticator } from '../auth/principal.js';
 import { ApiError, Code } from '../common/errors.js';
 import { StatusSchema } from '../gen/google/rpc/status_pb.js';
+import type { CallObserver } from './call-observer.js';
 import { ClientCancelled, statusOf, toStatus } from './status.js';
 
 // Frozen responses are shared (cached done operations, see DoneOperations): they are encoded once.
@@ -68,8 +70,15 @@ function serviceDefinition(service: DescService): grpc.ServiceDefinition {
   );
 }
 
-function unaryHandler(method: DescMethod, methods: MethodTable, authenticator: Authenticator, log: Logger): grpc.handleUnaryCall<Message | ApiError, Message> {
+function unaryHandler(
+  method: DescMethod,
+  methods: MethodTable,
+  authenticator: Authenticator,
+  log: Logger,
+  observer?: CallObserver,
+): grpc.handleUnaryCall<Message | ApiError, Message> {
   return (call, callback) => {
+    const started = performance.now();
     const controller = new AbortController();
     call.on('cancelled', () => controller.abort(new ClientCancelled('The client cancelled the call.')));
     const [authorization] = call.metadata.get('authorization');
@@ -80,13 +89,17 @@ function unaryHandler(method: DescMethod, methods: MethodTable, authenticator: A
       return methods.call(method, call.request, { signal: controller.signal, principal });
     };
     answer().then(
-      (response) => callback(null, response),
+      (response) => {
+        callback(null, response);
+        observer?.callEnded(method, 'grpc', Code.OK, (performance.now() - started) / 1_000, undefined);
+      },
       (error: unknown) => {
         const status = toStatus(error, log);
         const metadata = new grpc.Metadata();
         // google-gax and other Google clients read rich error details from this trailer.
         metadata.set('grpc-status-details-bin', Buffer.from(toBinary(StatusSchema, status)));
         callback({ code: status.code, details: status.message, metadata });
+        observer?.callEnded(method, 'grpc', status.code, (performance.now() - started) / 1_000, error);
       },
     );
   };
@@ -196,21 +209,29 @@ function reflectionDefinition(): protoLoader.PackageDefinition {
   );
 }
 
-/** A grpc-js server with the API services, grpc.health.v1.Health and server reflection. */
+/**
+ * A grpc-js server with the API services, grpc.health.v1.Health and server reflection.
+ * `setServing` sets the health of the server ('') and of every service at once (readiness).
+ */
 export function createGrpcServer(
   services: readonly DescService[],
   methods: MethodTable,
   authenticator: Authenticator,
   log: Logger,
-): { server: grpc.Server; health: HealthImplementation } {
+  observer?: CallObserver,
+): { server: grpc.Server; health: HealthImplementation; setServing: (serving: boolean) => void } {
   const server = new CheckedGrpcServer();
   for (const service of services) {
     const implementation: grpc.UntypedServiceImplementation = {};
-    for (const method of service.methods) implementation[method.name] = unaryHandler(method, methods, authenticator, log);
+    for (const method of service.methods) implementation[method.name] = unaryHandler(method, methods, authenticator, log, observer);
     server.addService(serviceDefinition(service), implementation);
   }
-  const health = new HealthImplementation({ '': 'SERVING', ...Object.fromEntries(services.map((s) => [s.typeName, 'SERVING'])) });
+  const names = ['', ...services.map((s) => s.typeName)];
+  const health = new HealthImplementation(Object.fromEntries(names.map((name) => [name, 'SERVING'])));
   health.addToServer(server);
   new ReflectionService(reflectionDefinition()).addToServer(server);
-  return { server, health };
+  const setServing = (serving: boolean) => {
+    for (const name of names) health.setStatus(name, serving ? 'SERVING' : 'NOT_SERVING');
+  };
+  return { server, health, setServing };
 }

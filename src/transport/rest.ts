@@ -1,5 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { toJson, type DescMessage, type DescService, type Message } from '@bufbuild/protobuf';
+import { performance } from 'node:perf_hooks';
+import { toJson, type DescMessage, type DescMethod, type DescService, type Message } from '@bufbuild/protobuf';
 import type { Logger } from 'pino';
 import { ApiError, Code } from '../common/errors.js';
 import type { MethodTable } from '../api/methods.js';
@@ -8,6 +9,7 @@ import type { Authenticator, Principal } from '../auth/principal.js';
 import { OperationSchema, type Operation } from '../gen/google/longrunning/operations_pb.js';
 import { registry } from '../proto/registry.js';
 import { andThen, type MaybePromise } from '../common/maybe-promise.js';
+import type { CallObserver } from './call-observer.js';
 import { httpRoutes } from './http-rules.js';
 import { operationToJson } from './operation-json.js';
 import { RouteTable, type RouteMatch } from './route-table.js';
@@ -32,6 +34,7 @@ export class RestTransport {
     private readonly log: Logger,
     /** `POST /token`, the OAuth 2.0 token endpoint; it authenticates its callers itself. */
     private readonly token?: (contentType: string | undefined, body: string) => Promise<TokenResponse>,
+    private readonly observer?: CallObserver,
   ) {
     this.routes = new RouteTable(httpRoutes(services));
   }
@@ -42,38 +45,58 @@ export class RestTransport {
    * with no promise made; the others continue asynchronously.
    */
   readonly handle = (req: IncomingMessage, res: ServerResponse): void => {
+    const started = performance.now();
+    // Known once the route is: a request no method serves is reported to no observer.
+    let method: DescMethod | undefined;
     try {
       if (req.method === 'POST' && this.token && /^\/token(\?|$)/.test(req.url ?? '')) {
         this.serveToken(req, res, this.token).catch((error: unknown) => this.failSafely(res, error));
         return;
       }
-      const reply = this.dispatch(req, res);
-      if (!(reply instanceof Promise)) return sendEncoded(res, 200, reply);
-      reply.then((encoded) => sendEncoded(res, 200, encoded)).catch((error: unknown) => this.failSafely(res, error));
+      // The URL is split by hand: `new URL` costs more than the rest of a cached GetOperation.
+      const target = req.url ?? '/';
+      const q = target.indexOf('?');
+      const path = q < 0 ? target : target.slice(0, q);
+      const httpMethod = req.method ?? 'GET';
+      const found = this.routes.match(httpMethod, path);
+      if (!found) throw new ApiError(Code.NOT_FOUND, `No method serves ${httpMethod} ${path}.`, { reason: 'METHOD_NOT_FOUND' });
+      method = found.route.method;
+      const reply = this.dispatch(req, res, found, q < 0 ? undefined : new URLSearchParams(target.slice(q + 1)));
+      if (!(reply instanceof Promise)) {
+        sendEncoded(res, 200, reply);
+        return this.ended(method, started, Code.OK, undefined);
+      }
+      const called = method;
+      reply
+        .then((encoded) => {
+          sendEncoded(res, 200, encoded);
+          this.ended(called, started, Code.OK, undefined);
+        })
+        .catch((error: unknown) => this.ended(called, started, this.failSafely(res, error), error));
     } catch (error) {
-      this.failSafely(res, error);
+      this.ended(method, started, this.failSafely(res, error), error);
     }
   };
 
-  /** Answers with the error; if even that fails, logs it and drops the connection rather than the server. */
-  private failSafely(res: ServerResponse, error: unknown): void {
+  private ended(method: DescMethod | undefined, started: number, code: Code, error: unknown): void {
+    if (method) this.observer?.callEnded(method, 'rest', code, (performance.now() - started) / 1_000, error);
+  }
+
+  /**
+   * Answers with the error; if even that fails, logs it and drops the connection rather than the
+   * server. Returns the code the call ended with.
+   */
+  private failSafely(res: ServerResponse, error: unknown): Code {
     try {
-      this.fail(res, error);
+      return this.fail(res, error);
     } catch (failure) {
       this.log.error({ err: failure, cause: error }, 'failed to answer a REST request');
       res.destroy();
+      return Code.INTERNAL;
     }
   }
 
-  private dispatch(req: IncomingMessage, res: ServerResponse): MaybePromise<Encoded> {
-    // The URL is split by hand: `new URL` costs more than the rest of a cached GetOperation.
-    const target = req.url ?? '/';
-    const q = target.indexOf('?');
-    const path = q < 0 ? target : target.slice(0, q);
-    const query = q < 0 ? undefined : new URLSearchParams(target.slice(q + 1));
-    const httpMethod = req.method ?? 'GET';
-    const found = this.routes.match(httpMethod, path);
-    if (!found) throw new ApiError(Code.NOT_FOUND, `No method serves ${httpMethod} ${path}.`, { reason: 'METHOD_NOT_FOUND' });
+  private dispatch(req: IncomingMessage, res: ServerResponse, found: RouteMatch, query: URLSearchParams | undefined): MaybePromise<Encoded> {
     const principal = this.authenticator.authenticate(req.headers.authorization, req.socket);
     const withBody = hasBody(req);
     if (principal instanceof Promise || withBody) {
@@ -94,7 +117,7 @@ export class RestTransport {
     res.writeHead(answer.status, answer.headers).end(JSON.stringify(answer.body));
   }
 
-  private fail(res: ServerResponse, error: unknown): void {
+  private fail(res: ServerResponse, error: unknown): Code {
     const status = toStatus(error, this.log);
     // RFC 6750: a refused credential is answered with a Bearer challenge.
     // RFC 6750 §3.1: no error code when the request carried no credentials at all.
@@ -103,6 +126,7 @@ export class RestTransport {
       res.setHeader('www-authenticate', missing ? 'Bearer realm="devconnect-emulator"' : 'Bearer realm="devconnect-emulator", error="invalid_token"');
     }
     send(res, httpStatusOf(status.code), errorJson(status));
+    return status.code;
   }
 }
 

@@ -21,6 +21,9 @@ import { Engine } from './engine/engine.js';
 import { ConnectionSchema, GitRepositoryLinkSchema, type Connection, type GitRepositoryLink } from './gen/google/cloud/developerconnect/v1/developer_connect_pb.js';
 import { GitTokens } from './git/link-tokens.js';
 import { GIT_PROXY_PREFIX, GitProxy } from './git/proxy.js';
+import { listenForMetrics, ObservabilityEndpoints } from './metrics/endpoints.js';
+import { Metrics } from './metrics/metrics.js';
+import { Readiness } from './metrics/readiness.js';
 import { AUTHORIZE_PATH, AuthorizePage } from './oauth/authorize-page.js';
 import { OAuthTickets } from './oauth/tickets.js';
 import { bootstrapOwner, IamAuthorizer } from './iam/authorizer.js';
@@ -69,6 +72,11 @@ export interface ServerOptions {
   publicUrl?: string;
   /** Also accept TLS on the same port (plaintext stays accepted): gRPC clients send credentials only over TLS. */
   tls?: TlsOptions;
+  /**
+   * `--metrics-port`: also serve /metrics, /healthz and /readyz on this port of `host` (0 picks a
+   * free one). Under `jwt`, /metrics is served there only; under `none`, on the API port too.
+   */
+  metricsPort?: number;
   logger?: Logger;
 }
 
@@ -77,6 +85,8 @@ export interface RunningServer {
   port: number;
   /** `http://host:port`, for REST clients. */
   url: string;
+  /** `http://host:port` of `--metrics-port`, when given. */
+  metricsUrl?: string;
   engine: Engine;
   store: Store;
   /** With `jwt`: the owner created by this start, when the data directory was new. */
@@ -89,8 +99,10 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   const log = options.logger ?? pino({ level: 'silent' });
   // Options are checked before anything is opened.
   const locations = new KnownLocations(options.locations);
-  const store = await openStore(options);
-  const engine = new Engine(store, log.child({ component: 'engine' }), { leaseMs: options.leaseMs });
+  const metrics = new Metrics();
+  const store = await openStore(options, { onCommit: metrics.commitObserver(options.databaseUrl ? 'postgres' : 'sqlite') });
+  const engine = new Engine(store, log.child({ component: 'engine' }), { leaseMs: options.leaseMs, observer: metrics });
+  metrics.countRunningOperations(() => engine.runningCount);
   // A SQLite data directory may still hold the secrets as files, from before they moved into the database.
   const legacyDir = options.databaseUrl ? undefined : options.dataDir;
   const secret = (name: string) => serverSecret(store, name, randomKey, legacyDir);
@@ -120,10 +132,10 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   const recovered = await engine.recover();
   if (recovered.resumed + recovered.failed > 0) log.info(recovered, 'recovered unfinished operations');
 
-  const { server: grpcServer } = createGrpcServer(services, methods, auth.authenticator, log.child({ component: 'grpc' }));
+  const { server: grpcServer, setServing } = createGrpcServer(services, methods, auth.authenticator, log.child({ component: 'grpc' }), metrics);
   // Assertions are accepted for any audience ending in /token: the server's own URL is not known before it listens.
   const tokenEndpoint = new TokenEndpoint({ store, signingKey });
-  const rest = new RestTransport(services, methods, auth.authenticator, log.child({ component: 'rest' }), tokenEndpoint.handle);
+  const rest = new RestTransport(services, methods, auth.authenticator, log.child({ component: 'rest' }), tokenEndpoint.handle, metrics);
   const gitProxy = new GitProxy({
     tokens: gitTokens,
     lookup: (link) => linkWithConnection(store, link),
@@ -131,8 +143,16 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     log: log.child({ component: 'git-proxy' }),
   });
   const authorizePage = new AuthorizePage(oauth);
+  // gRPC health follows /readyz. The probe reads the unique index of operations for a name no
+  // operation has: one lookup, and it needs the database.
+  const readiness = new Readiness({ probe: () => store.getOperation('readyz'), onChange: setServing });
+  const endpoints = new ObservabilityEndpoints(metrics, readiness, log.child({ component: 'metrics' }));
+  // Under jwt, /metrics (which names methods, verbs and denial reasons) is not for anyone who can reach the API port.
+  const metricsOnApiPort = options.auth === 'none';
   const http = (req: IncomingMessage, res: ServerResponse) => {
     const url = req.url ?? '/';
+    const observability = ObservabilityEndpoints.pathOf(url);
+    if (observability) return endpoints.handle(req, res, observability, { metrics: metricsOnApiPort });
     if (url.startsWith(GIT_PROXY_PREFIX)) return gitProxy.handle(req, res);
     if (url === AUTHORIZE_PATH || url.startsWith(`${AUTHORIZE_PATH}?`)) return authorizePage.handle(req, res);
     rest.handle(req, res);
@@ -141,18 +161,31 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   const address = await listener.listen(options.host, options.port);
   const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
   publicUrl ||= `http://${host}:${address.port}`;
+  const metricsListener =
+    options.metricsPort === undefined
+      ? undefined
+      : await listenForMetrics(endpoints, options.host, options.metricsPort).catch(async (error: unknown) => {
+          await listener.close(0);
+          await engine.stop();
+          await store.close();
+          throw error;
+        });
+  readiness.start();
 
   let closing: Promise<void> | undefined;
   return {
     host: address.address,
     port: address.port,
     url: `http://${host}:${address.port}`,
+    metricsUrl: metricsListener && `http://${host}:${metricsListener.address.port}`,
     engine,
     store,
     createdOwner: auth.createdOwner,
     close: () => {
       closing ??= (async () => {
+        readiness.shutdown();
         await listener.close(5_000);
+        await metricsListener?.close();
         await engine.stop();
         await store.close();
       })();

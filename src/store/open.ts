@@ -1,3 +1,4 @@
+import type { CommitHook } from './commit-hook.js';
 import { PostgresStore } from './postgres.js';
 import { SqliteStore } from './sqlite.js';
 import type { Store } from './store.js';
@@ -8,8 +9,8 @@ export interface StoreLocation {
   databaseUrl?: string;
 }
 
-export async function openStore(where: StoreLocation): Promise<Store> {
-  return where.databaseUrl ? PostgresStore.open(where.databaseUrl) : SqliteStore.open(where.dataDir);
+export async function openStore(where: StoreLocation, hooks: { onCommit?: CommitHook } = {}): Promise<Store> {
+  return where.databaseUrl ? PostgresStore.open(where.databaseUrl, hooks) : SqliteStore.open(where.dataDir, hooks);
 }
 
 /** Opens the store for one command and closes it after; a server may have it open too (SQLite WAL, or PostgreSQL). */

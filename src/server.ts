@@ -25,6 +25,7 @@ import { listenForMetrics, ObservabilityEndpoints } from './metrics/endpoints.js
 import { Metrics } from './metrics/metrics.js';
 import { Readiness } from './metrics/readiness.js';
 import { AUTHORIZE_PATH, AuthorizePage } from './oauth/authorize-page.js';
+import { ConsoleRoutes } from './console/routes.js';
 import { OAuthTickets } from './oauth/tickets.js';
 import { bootstrapOwner, IamAuthorizer } from './iam/authorizer.js';
 import { IamPolicies } from './iam/policies.js';
@@ -33,9 +34,12 @@ import { services } from './proto/registry.js';
 import { RESOURCES } from './resources/index.js';
 import { openStore } from './store/open.js';
 import type { Store } from './store/store.js';
+import { connectionLimits } from './transport/connection-limits.js';
 import { createGrpcServer } from './transport/grpc.js';
 import { DualProtocolListener, type TlsOptions } from './transport/listener.js';
 import { RestTransport } from './transport/rest.js';
+
+const DAY_MS = 24 * 3600_000;
 
 export interface ServerOptions {
   host: string;
@@ -49,6 +53,10 @@ export interface ServerOptions {
   databaseUrl?: string;
   /** How long a node holds an operation it runs without renewing its lease (`--lease`); default 10 s. */
   leaseMs?: number;
+  /** Done operations are deleted this long after they end (`--operation-retention`); default 30 days. */
+  operationRetentionMs?: number;
+  /** Request ids (AIP-155) are forgotten this long after their request (`--request-id-retention`); default 24 h. */
+  requestIdRetentionMs?: number;
   operationDelayMs: number;
   /** `jwt` (default): bearer tokens and IAM policies. `none`: every call acts as `noAuthPrincipal` with every permission. */
   auth?: 'jwt' | 'none';
@@ -73,6 +81,13 @@ export interface ServerOptions {
   /** Also accept TLS on the same port (plaintext stays accepted): gRPC clients send credentials only over TLS. */
   tls?: TlsOptions;
   /**
+   * `--idle-timeout`: how long a connection may stay silent, take to send a request's headers or the
+   * HTTP/2 handshake, or stay open with no call in progress (default 30 s).
+   */
+  idleTimeoutMs?: number;
+  /** `--max-connections`: connections beyond it are closed as they arrive (default 1024). */
+  maxConnections?: number;
+  /**
    * `--metrics-port`: also serve /metrics, /healthz and /readyz on this port of `host` (0 picks a
    * free one). Under `jwt`, /metrics is served there only; under `none`, on the API port too.
    */
@@ -91,6 +106,8 @@ export interface RunningServer {
   store: Store;
   /** With `jwt`: the owner created by this start, when the data directory was new. */
   createdOwner?: string;
+  /** Where to open the web console: under `jwt`, the owner's one-time login URL. */
+  consoleUrl: string;
   close(): Promise<void>;
 }
 
@@ -99,9 +116,14 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   const log = options.logger ?? pino({ level: 'silent' });
   // Options are checked before anything is opened.
   const locations = new KnownLocations(options.locations);
+  const limits = connectionLimits({ idleTimeoutMs: options.idleTimeoutMs, maxConnections: options.maxConnections });
   const metrics = new Metrics();
   const store = await openStore(options, { onCommit: metrics.commitObserver(options.databaseUrl ? 'postgres' : 'sqlite') });
-  const engine = new Engine(store, log.child({ component: 'engine' }), { leaseMs: options.leaseMs, observer: metrics });
+  const engine = new Engine(store, log.child({ component: 'engine' }), {
+    leaseMs: options.leaseMs,
+    observer: metrics,
+    retention: { operationsMs: options.operationRetentionMs ?? 30 * DAY_MS, requestIdsMs: options.requestIdRetentionMs ?? DAY_MS },
+  });
   metrics.countRunningOperations(() => engine.runningCount);
   // A SQLite data directory may still hold the secrets as files, from before they moved into the database.
   const legacyDir = options.databaseUrl ? undefined : options.dataDir;
@@ -132,7 +154,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   const recovered = await engine.recover();
   if (recovered.resumed + recovered.failed > 0) log.info(recovered, 'recovered unfinished operations');
 
-  const { server: grpcServer, setServing } = createGrpcServer(services, methods, auth.authenticator, log.child({ component: 'grpc' }), metrics);
+  const { server: grpcServer, setServing } = createGrpcServer(services, methods, auth.authenticator, log.child({ component: 'grpc' }), metrics, limits);
   // Assertions are accepted for any audience ending in /token: the server's own URL is not known before it listens.
   const tokenEndpoint = new TokenEndpoint({ store, signingKey });
   const rest = new RestTransport(services, methods, auth.authenticator, log.child({ component: 'rest' }), tokenEndpoint.handle, metrics);
@@ -143,6 +165,16 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     log: log.child({ component: 'git-proxy' }),
   });
   const authorizePage = new AuthorizePage(oauth);
+  const consoleRoutes = new ConsoleRoutes({
+    auth: options.auth ?? 'jwt',
+    engine,
+    methods,
+    authenticator: auth.authenticator,
+    authorizer: auth.authorizer,
+    owner: auth.owner === undefined ? undefined : { member: auth.owner, signingKey },
+    publicUrl: () => publicUrl,
+    log: log.child({ component: 'console' }),
+  });
   // gRPC health follows /readyz. The probe reads the unique index of operations for a name no
   // operation has: one lookup, and it needs the database.
   const readiness = new Readiness({ probe: () => store.getOperation('readyz'), onChange: setServing });
@@ -155,9 +187,10 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     if (observability) return endpoints.handle(req, res, observability, { metrics: metricsOnApiPort });
     if (url.startsWith(GIT_PROXY_PREFIX)) return gitProxy.handle(req, res);
     if (url === AUTHORIZE_PATH || url.startsWith(`${AUTHORIZE_PATH}?`)) return authorizePage.handle(req, res);
+    if (ConsoleRoutes.matches(url)) return consoleRoutes.handle(req, res);
     rest.handle(req, res);
   };
-  const listener = new DualProtocolListener(grpcServer, http, options.tls);
+  const listener = new DualProtocolListener(grpcServer, http, options.tls, limits);
   const address = await listener.listen(options.host, options.port);
   const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
   publicUrl ||= `http://${host}:${address.port}`;
@@ -181,9 +214,11 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     engine,
     store,
     createdOwner: auth.createdOwner,
+    consoleUrl: publicUrl.replace(/\/+$/, '') + consoleRoutes.entryPath,
     close: () => {
       closing ??= (async () => {
         readiness.shutdown();
+        consoleRoutes.close();
         await listener.close(5_000);
         await metricsListener?.close();
         await engine.stop();
@@ -200,7 +235,7 @@ async function authentication(
   store: Store,
   signingKey: TokenSigningKey,
   policies: IamPolicies,
-): Promise<{ authenticator: Authenticator; authorizer: Authorizer; createdOwner?: string }> {
+): Promise<{ authenticator: Authenticator; authorizer: Authorizer; owner?: string; createdOwner?: string }> {
   if (options.auth === 'none') {
     return { authenticator: new NoAuthentication(options.noAuthPrincipal ?? 'user:dev@localhost'), authorizer: new AllowEverything() };
   }
@@ -212,6 +247,7 @@ async function authentication(
   return {
     authenticator,
     authorizer: new IamAuthorizer(policies),
+    owner,
     createdOwner: created ? owner : undefined,
   };
 }

@@ -39,7 +39,11 @@ export class OperationsApi {
   constructor(
     private readonly engine: Engine,
     private readonly tokens: PageTokens,
-  ) {}
+  ) {
+    engine.watch((change) => {
+      if (change.kind === 'deleted') this.done.forget(change.name);
+    });
+  }
 
   /** A done operation LRO clients poll again comes from memory, with no await. */
   getOperation(request: GetOperationRequest): MaybePromise<Operation> {
@@ -51,7 +55,7 @@ export class OperationsApi {
     const record = await this.engine.get(request.name);
     if (!record) throw notFound(request.name);
     const operation = toOperationMessage(record);
-    this.done.remember(operation);
+    this.done.remember(operation, this.engine.keptUntil(record));
     return operation;
   }
 

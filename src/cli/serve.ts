@@ -26,6 +26,8 @@ interface ServeFlags {
   dataDir: string;
   databaseUrl?: string;
   lease: number;
+  operationRetention: number;
+  requestIdRetention: number;
   operationDelay: number;
   auth: 'jwt' | 'none';
   principal: string;
@@ -71,6 +73,8 @@ export function serveCommand(): Command {
     .option('--port <port>', 'port to listen on (0 picks a free one)', port, 8080)
     .option('--data-dir <dir>', 'where state is kept (SQLite)', './.devconnect-emulator')
     .addOption(databaseUrlOption('keep state, secrets included, in this PostgreSQL database (postgres://…) instead of SQLite in --data-dir, so several nodes can share it'))
+    .option('--operation-retention <duration>', 'done operations are deleted this long after they end (once per cluster)', durationOption, 30 * 24 * 3600_000)
+    .option('--request-id-retention <duration>', 'a request_id is remembered this long: a retry within it gets the first operation back (AIP-155)', durationOption, 24 * 3600_000)
     .option('--lease <duration>', 'how long a node holds an operation it runs without renewing its lease; with several nodes, another takes over the operations of a node that died after this long', durationOption, 10_000)
     .option('--operation-delay <duration>', 'how long every mutating operation runs, cancellably, before it commits (e.g. 500ms, 30s); with 0s it is returned already done', durationOption, 0)
     .addOption(new Option('--auth <mode>', 'jwt: bearer tokens and IAM policies; none: every request acts as --principal with every permission').choices(['jwt', 'none']).default('jwt'))
@@ -103,6 +107,8 @@ export function serveCommand(): Command {
         dataDir: opts.dataDir,
         databaseUrl: opts.databaseUrl,
         leaseMs: opts.lease,
+        operationRetentionMs: opts.operationRetention,
+        requestIdRetentionMs: opts.requestIdRetention,
         operationDelayMs: opts.operationDelay,
         auth: opts.auth,
         noAuthPrincipal: opts.principal,
@@ -131,7 +137,7 @@ export function serveCommand(): Command {
       const store = opts.databaseUrl ? ' --database-url "$DATABASE_URL"' : ` --data-dir ${opts.dataDir}`;
       process.stdout.write(
         `Point gcloud at it (a named configuration; your active one is left as it is) with:\n` +
-          `  ${selfCommand()} gcloud-config --server ${opts.publicUrl ?? server.url}${opts.auth === 'jwt' ? `${store} --role roles/editor` : ''} --project my-project\n`,
+          `  ${selfCommand()} gcloud-config --server ${opts.publicUrl ?? server.url}${opts.auth === 'jwt' ? `${store} --role roles/owner` : ''} --project my-project\n`,
       );
       if (selfSigned) {
         process.stdout.write(
@@ -147,6 +153,11 @@ export function serveCommand(): Command {
             `  ${selfCommand()} token ${opts.databaseUrl ? '--database-url "$DATABASE_URL"' : `--data-dir ${opts.dataDir}`} --principal ${server.createdOwner}\n`,
         );
       }
+      process.stdout.write(
+        opts.auth === 'jwt'
+          ? `Web console: open this one-time login link (it signs this browser in as the owner, once):\n  ${server.consoleUrl}\n`
+          : `Web console: ${server.consoleUrl}\n`,
+      );
       let stopping = false;
       const stop = (signal: string): void => {
         if (stopping) return;

@@ -8,14 +8,11 @@ import { Code } from '../gen/google/rpc/code_pb.js';
 import type { FilterExpr } from '../store/filter-expr.js';
 import { describePrecondition, PreconditionFailedError, type Precondition } from '../common/preconditions.js';
 import { LeaseLostError, type InsertOptions, type Lease, type NewOperation, type OperationEvent, type OperationEvents, type OperationError, type OperationRecord, type Outcome, type Page, type RequestKey, type ResourceChange, type OperationStore } from '../store/store.js';
-import { OperationFailure, type HandlerResult, type OperationHandler } from './handler.js';
+import { CancelRequested, OperationFailure, type HandlerResult, type OperationHandler } from './handler.js';
 import type { OperationObserver } from './observer.js';
 import { Waiters } from './waiters.js';
 
-/** Why a handler's signal was aborted: the client asked, or this server is going away. */
-class CancelRequested extends Error {
-  override name = 'CancelRequested';
-}
+/** Why a handler's signal was aborted: the client asked (CancelRequested, in handler.ts), or this server is going away. */
 class ShuttingDown extends Error {
   override name = 'ShuttingDown';
 }
@@ -31,8 +28,12 @@ class LeaseLost extends Error {
 export interface EngineOptions {
   /** How long this node holds an operation it runs without renewing the lease (`--lease`); default 10 s. */
   leaseMs?: number;
+  /** Retention: done operations are deleted this long after they end, request ids forgotten this long after their request. */
+  retention?: { operationsMs: number; requestIdsMs: number };
   /** Told of every operation this node ends (metrics). */
   observer?: OperationObserver;
+  /** Decorates every handler as it is registered (fault injection, src/faults); the engine runs what it returns. */
+  wrapHandler?: (handler: OperationHandler) => OperationHandler;
 }
 
 export interface StartRequest {
@@ -79,6 +80,7 @@ export class Engine {
   /** This node, as the leases it holds name it. */
   readonly nodeId = `${hostname()}-${process.pid}-${randomUUID().slice(0, 8)}`;
   private readonly leaseMs: number;
+  private readonly retention: EngineOptions['retention'];
   /** Other nodes share the store: they may cancel, finish and delete what this node has cached, and take over its operations. */
   private readonly shared: boolean;
   private readonly timers: NodeJS.Timeout[] = [];
@@ -86,6 +88,7 @@ export class Engine {
   private events = 0;
   private readonly watchers = new Set<(change: OperationChange) => void>();
   private readonly observer?: OperationObserver;
+  private readonly wrapHandler?: (handler: OperationHandler) => OperationHandler;
 
   constructor(
     private readonly store: OperationStore & { readonly events?: OperationEvents },
@@ -93,13 +96,15 @@ export class Engine {
     options: EngineOptions = {},
   ) {
     this.leaseMs = options.leaseMs ?? 10_000;
+    this.retention = options.retention;
     this.observer = options.observer;
+    this.wrapHandler = options.wrapHandler;
     this.shared = store.events !== undefined;
     store.events?.subscribe({ event: (e) => this.onEvent(e), gap: () => this.onGap() });
   }
 
   register(handler: OperationHandler): void {
-    this.handlers.set(handler.kind, handler);
+    this.handlers.set(handler.kind, this.wrapHandler?.(handler) ?? handler);
   }
 
   /**
@@ -116,7 +121,7 @@ export class Engine {
     const options = { require, request: requestId };
     const controller = new AbortController();
     const inserted = new Deferred();
-    const settlement = this.run(op.name, handler, op.input, controller, false, inserted.promise);
+    const settlement = this.run(op, handler, op.input, controller, false, inserted.promise);
     // Microtasks run before the next turn of the event loop: a handler that needs no timer or I/O wins.
     const early = await Promise.race([settlement, nextTurn()]);
     if (early !== undefined && early.kind !== 'stopped') return this.insertFinished(op, options, early);
@@ -161,7 +166,7 @@ export class Engine {
 
   async get(name: string): Promise<OperationRecord | undefined> {
     const cached = this.records.get(name);
-    if (cached) return cached;
+    if (cached && !this.expired(cached)) return cached;
     const seen = this.events;
     const record = await this.store.getOperation(name);
     // Another node may change a running operation (its holder's status message): only what cannot change is cached then,
@@ -237,6 +242,7 @@ export class Engine {
    */
   async recover(): Promise<{ resumed: number; failed: number }> {
     const totals = await this.claim(this.shared ? new Date() : FAR_FUTURE);
+    this.keepRetention();
     if (this.shared) {
       this.every(this.leaseMs / 3, () => this.heartbeat());
       this.every(this.leaseMs / 2, async () => {
@@ -245,6 +251,37 @@ export class Engine {
       });
     }
     return totals;
+  }
+
+  /**
+   * Runs retention every RETENTION_EVERY_MS (or sooner for a short retention), once per cluster:
+   * whichever node finds it due runs it; the store records when.
+   */
+  private keepRetention(): void {
+    const retention = this.retention;
+    if (!retention) return;
+    // A short retention (tests, demos) is kept more often: a quarter of it, but not more than once a second.
+    const every = Math.min(RETENTION_EVERY_MS, Math.max(1_000, Math.min(retention.operationsMs, retention.requestIdsMs) / 4));
+    this.every(every, async () => {
+      const now = Date.now();
+      const result = await this.store.expireOperations({
+        doneBefore: new Date(now - retention.operationsMs),
+        requestIdsBefore: new Date(now - retention.requestIdsMs),
+        every,
+        limit: RETENTION_BATCH,
+      });
+      if (result.operations + result.requestIds > 0) this.log.info(result, 'retention: deleted old operations and forgot old request ids');
+    });
+  }
+
+  /** Until when (ms since the epoch) a done record is certainly kept: after that, retention may delete it. */
+  keptUntil(record: OperationRecord): number {
+    return this.retention === undefined || record.endTime === undefined ? Infinity : record.endTime.getTime() + this.retention.operationsMs;
+  }
+
+  /** A done record past retention: another node (or this one) may have deleted it already. */
+  private expired(record: OperationRecord): boolean {
+    return this.keptUntil(record) < Date.now();
   }
 
   /** Claims unfinished operations whose lease ended before `expiredBefore`, in batches, and resumes or fails each. */
@@ -383,7 +420,7 @@ export class Engine {
   private launch(record: OperationRecord, handler: OperationHandler, resumed: boolean): void {
     if (this.stopping) return;
     const controller = new AbortController();
-    this.track(record, controller, this.run(record.name, handler, record.input, controller, resumed, Promise.resolve()));
+    this.track(record, controller, this.run(record, handler, record.input, controller, resumed, Promise.resolve()));
   }
 
   /** Registers running work, so cancel and stop reach it, and commits its outcome when it ends. */
@@ -417,10 +454,13 @@ export class Engine {
   }
 
   /** Runs a handler to its end; never rejects. `inserted` resolves once the operation is in the store. */
-  private async run(name: string, handler: OperationHandler, input: string, controller: AbortController, resumed: boolean, inserted: Promise<void>): Promise<Settlement> {
+  private async run(op: Pick<OperationRecord, 'name' | 'verb' | 'target'>, handler: OperationHandler, input: string, controller: AbortController, resumed: boolean, inserted: Promise<void>): Promise<Settlement> {
+    const { name, verb, target } = op;
     try {
       const result = await handler.run(input, {
         name,
+        verb,
+        target,
         // A getter: the signal is made only when the handler looks at it (work that never waits does not).
         get signal() {
           return controller.signal;
@@ -512,6 +552,9 @@ export class Engine {
   }
 }
 
+/** How often the cluster runs retention (at most), and how many operations one run deletes at most. */
+const RETENTION_EVERY_MS = 10 * 60_000;
+const RETENTION_BATCH = 10_000;
 /** How many unfinished operations one claim takes at a time. */
 const CLAIM_BATCH = 100;
 /** A time every lease ends before: on a store of its own, a starting node claims every unfinished operation. */

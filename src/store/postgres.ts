@@ -237,6 +237,31 @@ export class PostgresStore implements Store {
     });
   }
 
+  expireOperations(options: { doneBefore: Date; requestIdsBefore: Date; every: number; limit: number }): Promise<{ ran: boolean; operations: number; requestIds: number }> {
+    return this.write(async (tx) => {
+      const skipped = { ran: false, operations: 0, requestIds: 0 };
+      // One node at a time; a node that finds the lock taken skips, as one that finds the task done recently.
+      const { rows: locked } = await tx.query<{ locked: boolean }>("SELECT pg_try_advisory_xact_lock(hashtextextended('devconnect-emulator retention', 0)) AS locked");
+      if (!locked[0]!.locked) return skipped;
+      const now = Date.now();
+      const { rows: last } = await tx.query<{ last_run: number }>("SELECT last_run FROM cluster_tasks WHERE name = 'retention'");
+      if (last[0] && last[0].last_run > now - options.every) return skipped;
+      const cutoff = options.doneBefore.getTime();
+      const expired = await tx.query(
+        'DELETE FROM operations WHERE seq IN (SELECT seq FROM operations WHERE create_time < $1 AND done AND end_time < $1 ORDER BY create_time LIMIT $2)',
+        [cutoff, options.limit],
+      );
+      const forgotten = await tx.query('UPDATE operations SET request_key = NULL, request_fingerprint = NULL WHERE request_key IS NOT NULL AND create_time < $1', [
+        options.requestIdsBefore.getTime(),
+      ]);
+      await tx.query(
+        "INSERT INTO cluster_tasks (name, last_run) VALUES ('retention', $1) ON CONFLICT (name) DO UPDATE SET last_run = excluded.last_run",
+        [now],
+      );
+      return { ran: true, operations: expired.rowCount ?? 0, requestIds: forgotten.rowCount ?? 0 };
+    });
+  }
+
   deleteOperation(name: string): Promise<boolean> {
     return this.write(async (tx) => {
       const { rowCount } = await tx.query(

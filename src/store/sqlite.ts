@@ -32,6 +32,9 @@ import {
   type Store,
 } from './store.js';
 
+/** The name of the retention task in cluster_tasks. */
+const RETENTION_TASK = 'retention';
+
 /** The filter fields of listOperations and the columns that hold them. */
 const OPERATION_FILTER_COLUMNS = {
   done: 'done',
@@ -155,6 +158,12 @@ export class SqliteStore implements Store {
       lease: db.prepare('UPDATE operations SET owner = ?, lease_until = ? WHERE name = ?'),
       renewLeases: db.prepare('UPDATE operations SET lease_until = ? WHERE owner = ? AND done = 0 RETURNING name, requested_cancellation'),
       holder: db.prepare('SELECT owner, done FROM operations WHERE name = ?'),
+      lastRun: db.prepare('SELECT last_run FROM cluster_tasks WHERE name = ?').pluck(),
+      ranTask: db.prepare('INSERT INTO cluster_tasks (name, last_run) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET last_run = excluded.last_run'),
+      expireOperations: db.prepare(
+        'DELETE FROM operations WHERE seq IN (SELECT seq FROM operations WHERE create_time < ? AND done = 1 AND end_time < ? ORDER BY create_time LIMIT ?)',
+      ),
+      forgetRequestIds: db.prepare('UPDATE operations SET request_key = NULL, request_fingerprint = NULL WHERE request_key IS NOT NULL AND create_time < ?'),
       insertSecret: db.prepare('INSERT INTO secrets (name, value) VALUES (?, ?) ON CONFLICT (name) DO NOTHING'),
       secret: db.prepare('SELECT value FROM secrets WHERE name = ?').pluck(),
       requestCancel: db.prepare('UPDATE operations SET requested_cancellation = 1 WHERE name = ? AND done = 0'),
@@ -322,6 +331,19 @@ export class SqliteStore implements Store {
       }
       if (!holds) throw new PreconditionFailedError(p);
     }
+  }
+
+  expireOperations(options: { doneBefore: Date; requestIdsBefore: Date; every: number; limit: number }): Promise<{ ran: boolean; operations: number; requestIds: number }> {
+    return this.write(() => {
+      const now = Date.now();
+      const last = this.statements.lastRun.get(RETENTION_TASK) as number | undefined;
+      if (last !== undefined && last > now - options.every) return { ran: false, operations: 0, requestIds: 0 };
+      const cutoff = options.doneBefore.getTime();
+      const operations = this.statements.expireOperations.run(cutoff, cutoff, options.limit).changes;
+      const requestIds = this.statements.forgetRequestIds.run(options.requestIdsBefore.getTime()).changes;
+      this.statements.ranTask.run(RETENTION_TASK, now);
+      return { ran: true, operations, requestIds };
+    });
   }
 
   deleteOperation(name: string): Promise<boolean> {

@@ -244,6 +244,13 @@ export interface OperationStore {
    */
   finishOperation(name: string, outcome: Outcome, endTime: Date, change?: ResourceChange, owner?: string): Promise<boolean>;
   deleteOperation(name: string): Promise<boolean>;
+  /**
+   * Retention, run at most once per `every` by all the nodes of a store together: deletes up to
+   * `limit` done operations created and ended before `doneBefore`, and forgets the request ids of
+   * requests made before `requestIdsBefore` (a retry after that makes a new operation). `ran` is
+   * false when another node ran it less than `every` ago (or is running it now).
+   */
+  expireOperations(options: { doneBefore: Date; requestIdsBefore: Date; every: number; limit: number }): Promise<{ ran: boolean; operations: number; requestIds: number }>;
 }
 
 /** A page of one collection of one parent; without `filter` and `order`, oldest first, as AIP-132 lists without order_by usually do. */

@@ -587,6 +587,31 @@ export function storeContract(name: string, open: () => Promise<Store>, options:
       });
     });
 
+    it('expireOperations deletes done operations ended before the cutoff, forgets old request ids, and runs at most once per interval', async () => {
+      const store = await fresh();
+      const now = Date.now();
+      const at = (ms: number) => new Date(now + ms);
+      const old = await store.insertOperation(newOp({ createTime: at(-10_000) }), { request: { key: 'k-old', fingerprint: 'f' } });
+      await store.finishOperation(old.name, { response: RESPONSE }, at(-9_000));
+      const oldRunning = await store.insertOperation(newOp({ createTime: at(-10_000) }));
+      const endedLate = await store.insertOperation(newOp({ createTime: at(-10_000) }));
+      await store.finishOperation(endedLate.name, { response: RESPONSE }, at(-1_000));
+      const recent = await store.insertOperation(newOp({ createTime: at(-1_000) }), { request: { key: 'k-new', fingerprint: 'f' } });
+
+      const first = await store.expireOperations({ doneBefore: at(-5_000), requestIdsBefore: at(-5_000), every: 60_000, limit: 100 });
+      assert.deepEqual(first, { ran: true, operations: 1, requestIds: 0 }, 'the old done one goes (its request id with it)');
+      assert.equal(await store.getOperation(old.name), undefined);
+      for (const kept of [oldRunning, endedLate, recent]) assert.ok(await store.getOperation(kept.name), `${kept.name} is kept`);
+      assert.equal((await store.getOperationByRequest({ key: 'k-new', fingerprint: 'f' }))?.name, recent.name);
+
+      assert.equal((await store.expireOperations({ doneBefore: at(0), requestIdsBefore: at(0), every: 60_000, limit: 100 })).ran, false, 'not again within the interval');
+      const later = await store.expireOperations({ doneBefore: at(0), requestIdsBefore: at(0), every: 0, limit: 100 });
+      assert.deepEqual(later, { ran: true, operations: 1, requestIds: 1 }, 'with a zero interval it runs: endedLate goes, the recent request id is forgotten');
+      assert.ok(await store.getOperation(recent.name), 'forgetting a request id keeps its operation');
+      assert.equal(await store.getOperationByRequest({ key: 'k-new', fingerprint: 'f' }), undefined);
+      assert.ok(await store.getOperation(oldRunning.name), 'a running operation is never deleted');
+    });
+
     it('ensureSecret stores the first value offered and returns it to every later (or racing) caller', async () => {
       const store = await fresh();
       const [a, b] = await Promise.all([store.ensureSecret('k', new Uint8Array([1, 2, 3])), store.ensureSecret('k', new Uint8Array([9]))]);

@@ -54,7 +54,7 @@ class ServerError extends Error {
  * Reads the policy, changes it with `edit`, and writes it back with the etag of the read, so a
  * concurrent change is never overwritten; when one came between (ABORTED), starts over.
  */
-async function readModifyWrite(options: ServerOptions, edit: (policy: PolicyJson) => PolicyJson): Promise<PolicyJson> {
+export async function readModifyWrite(options: ServerOptions, edit: (policy: PolicyJson) => PolicyJson): Promise<PolicyJson> {
   for (let attempt = 1; ; attempt++) {
     const current = await call(options, 'getIamPolicy', {});
     try {
@@ -65,7 +65,7 @@ async function readModifyWrite(options: ServerOptions, edit: (policy: PolicyJson
   }
 }
 
-function addBinding(policy: PolicyJson, role: string, member: string): PolicyJson {
+export function addBinding(policy: PolicyJson, role: string, member: string): PolicyJson {
   const bindings = (policy.bindings ?? []).map((b) => ({ ...b, members: [...b.members] }));
   const binding = bindings.find((b) => b.role === role);
   if (!binding) bindings.push({ role, members: [member] });

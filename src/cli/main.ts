@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 import { Command } from 'commander';
 import { fixturesCommand } from './fixtures.js';
+import { gcloudConfigCommand } from './gcloud-config.js';
 import { iamCommand } from './iam.js';
 import { serveCommand } from './serve.js';
 import { serviceAccountsCommand } from './service-accounts.js';
@@ -12,7 +13,8 @@ const program = new Command('devconnect-emulator')
   .addCommand(tokenCommand())
   .addCommand(serviceAccountsCommand())
   .addCommand(iamCommand())
-  .addCommand(fixturesCommand());
+  .addCommand(fixturesCommand())
+  .addCommand(gcloudConfigCommand());
 
 program.parseAsync(process.argv).catch((error: unknown) => {
   process.stderr.write(`devconnect-emulator: ${(error as Error).message}\n`);

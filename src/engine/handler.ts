@@ -3,6 +3,9 @@ import type { ResourceChange, StoredAny } from '../store/store.js';
 /** What a running handler sees: its operation, the signal that asks it to stop, a progress channel. */
 export interface OperationContext {
   readonly name: string;
+  /** The operation's `OperationMetadata.verb` (`create`, `update`, `delete`) and `target` (the resource's name). */
+  readonly verb: string;
+  readonly target: string;
   /** Aborted when cancellation is requested or the server shuts down; every blocking await takes it. */
   readonly signal: AbortSignal;
   /** True when a restarted server runs the operation again: the work may already be partly or wholly done. */
@@ -39,4 +42,12 @@ export class OperationFailure extends Error {
     super(message);
     this.name = 'OperationFailure';
   }
+}
+
+/**
+ * The reason a handler's signal carries when a client asked to cancel its operation (as opposed to
+ * the server going away): what lets a decorator tell the two apart (fault injection's ignoreCancel).
+ */
+export class CancelRequested extends Error {
+  override name = 'CancelRequested';
 }

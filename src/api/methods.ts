@@ -10,6 +10,7 @@ import type { LocationsApi } from './locations.js';
 import type { OperationsApi } from './operations.js';
 import type { MethodEntry } from './standard-methods.js';
 import { andThen, type MaybePromise } from '../common/maybe-promise.js';
+import { pause } from './pause.js';
 
 type Implementation = (request: Message, context: CallContext) => MaybePromise<Message>;
 
@@ -18,6 +19,23 @@ interface Entry {
   /** The IAM permission the method requires, and the resource it is checked on; undefined: none is required. */
   permission: string | undefined;
   resourceOf: (request: Message) => string;
+}
+
+/**
+ * Fault injection (src/faults): whether to delay or fail a call. Asked only once the call has passed
+ * its scope and permission checks, so a caller who may not make the call gets the usual refusal and
+ * learns nothing from a rule (not even that one matches), and its call never counts as a firing.
+ */
+export interface CallFaults {
+  /** The fault for this call, or undefined to run it as usual. `resource`: the name the permission is checked on. */
+  faultFor(method: DescMethod, resource: () => string): CallFault | undefined;
+}
+
+export interface CallFault {
+  /** Waited first, cancellably (the client's deadline or cancel ends the wait). */
+  delayMs: number;
+  /** Thrown after the delay instead of running the method; without it the method then runs. */
+  error?: ApiError;
 }
 
 /** The implemented methods by full name (`google.longrunning.Operations.GetOperation`); both transports dispatch through it. */
@@ -29,6 +47,7 @@ export class MethodTable {
     /** The methods of Developer Connect's resources (src/resources), standard and custom. */
     resourceMethods: readonly MethodEntry[],
     private readonly authorizer: Authorizer,
+    private readonly faults?: CallFaults,
   ) {
     const { operations, locations, iamPolicy } = apis;
     const name = (r: { name: string }) => r.name;
@@ -55,7 +74,7 @@ export class MethodTable {
 
   /**
    * Runs a method for an authenticated caller: the OAuth scope first, then the IAM permission on
-   * the resource named in the request, then the method. One not built yet answers UNIMPLEMENTED.
+   * the resource named in the request, then any injected fault, then the method. One not built yet answers UNIMPLEMENTED.
    * Refusals may be thrown synchronously or come as a rejection; callers handle both.
    */
   call(method: DescMethod, request: Message, context: CallContext): MaybePromise<Message> {
@@ -64,9 +83,19 @@ export class MethodTable {
     if (!entry) {
       throw new ApiError(Code.UNIMPLEMENTED, `Method ${method.parent.typeName}.${method.name} is not implemented by devconnect-emulator yet.`);
     }
-    if (entry.permission === undefined) return entry.implementation(request, context);
+    if (entry.permission === undefined) return this.invoke(method, entry, request, context);
     const checked = this.authorizer.check(context.principal, entry.permission, entry.resourceOf(request));
-    return andThen(checked, () => entry.implementation(request, context));
+    return andThen(checked, () => this.invoke(method, entry, request, context));
+  }
+
+  /** The method's implementation, behind the fault a rule injects into it, if any. */
+  private invoke(method: DescMethod, entry: Entry, request: Message, context: CallContext): MaybePromise<Message> {
+    const fault = this.faults?.faultFor(method, () => entry.resourceOf(request));
+    if (!fault) return entry.implementation(request, context);
+    return pause(fault.delayMs, context).then(() => {
+      if (fault.error) throw fault.error;
+      return entry.implementation(request, context);
+    });
   }
 
   private add<I extends DescMessage, O extends DescMessage>(

@@ -29,6 +29,8 @@ export class ApiError extends Error {
     readonly errorInfo?: ErrorInfoDetail,
     /** Sent as a google.rpc.BadRequest detail. */
     readonly fieldViolations?: readonly FieldViolation[],
+    /** Sent as a google.rpc.RetryInfo detail: how long the client should wait before it retries. */
+    readonly retryDelayMs?: number,
   ) {
     super(message);
     this.name = 'ApiError';

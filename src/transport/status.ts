@@ -3,7 +3,7 @@ import { create, toJson, type JsonObject } from '@bufbuild/protobuf';
 import { anyPack, type Any } from '@bufbuild/protobuf/wkt';
 import type { Logger } from 'pino';
 import { ApiError, Code, ERROR_DOMAIN } from '../common/errors.js';
-import { BadRequest_FieldViolationSchema, BadRequestSchema, ErrorInfoSchema } from '../gen/google/rpc/error_details_pb.js';
+import { BadRequest_FieldViolationSchema, BadRequestSchema, ErrorInfoSchema, RetryInfoSchema } from '../gen/google/rpc/error_details_pb.js';
 import { StatusSchema, type Status } from '../gen/google/rpc/status_pb.js';
 import { registry } from '../proto/registry.js';
 
@@ -44,7 +44,7 @@ export class ClientCancelled extends ApiError {
   }
 }
 
-/** An ApiError as the google.rpc.Status sent on the wire, its ErrorInfo and field violations as details. */
+/** An ApiError as the google.rpc.Status sent on the wire, its ErrorInfo, field violations and retry delay as details. */
 export function statusOf(error: ApiError): Status {
   const details: Any[] = [];
   if (error.errorInfo) {
@@ -62,6 +62,11 @@ export function statusOf(error: ApiError): Status {
   if (error.fieldViolations?.length) {
     const fieldViolations = error.fieldViolations.map((v) => create(BadRequest_FieldViolationSchema, v));
     details.push(anyPack(BadRequestSchema, create(BadRequestSchema, { fieldViolations })));
+  }
+  if (error.retryDelayMs !== undefined) {
+    const ms = Math.max(0, Math.round(error.retryDelayMs));
+    const retryDelay = { seconds: BigInt(Math.floor(ms / 1_000)), nanos: (ms % 1_000) * 1_000_000 };
+    details.push(anyPack(RetryInfoSchema, create(RetryInfoSchema, { retryDelay })));
   }
   return create(StatusSchema, { code: error.code, message: error.message, details });
 }

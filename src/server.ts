@@ -18,6 +18,9 @@ import { TokenSigningKey } from './auth/signing-key.js';
 import { TokenEndpoint } from './auth/token-endpoint.js';
 import type { TrustedIssuer } from './auth/trusted-issuers.js';
 import { Engine } from './engine/engine.js';
+import { FaultsEndpoint } from './faults/endpoint.js';
+import { loadFaultFile } from './faults/file.js';
+import { FaultRules } from './faults/rules.js';
 import { ConnectionSchema, GitRepositoryLinkSchema, type Connection, type GitRepositoryLink } from './gen/google/cloud/developerconnect/v1/developer_connect_pb.js';
 import { GitTokens } from './git/link-tokens.js';
 import { GIT_PROXY_PREFIX, GitProxy } from './git/proxy.js';
@@ -92,6 +95,8 @@ export interface ServerOptions {
    * free one). Under `jwt`, /metrics is served there only; under `none`, on the API port too.
    */
   metricsPort?: number;
+  /** `--faults`: fault rules (JSON or YAML) in force from the start; more come through `/emulator/v1/faults`. */
+  faultsFile?: string;
   logger?: Logger;
 }
 
@@ -118,10 +123,13 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   const locations = new KnownLocations(options.locations);
   const limits = connectionLimits({ idleTimeoutMs: options.idleTimeoutMs, maxConnections: options.maxConnections });
   const metrics = new Metrics();
+  const faults = new FaultRules();
+  if (options.faultsFile) log.info({ loaded: loadFaultFile(options.faultsFile, faults) }, 'loaded fault rules');
   const store = await openStore(options, { onCommit: metrics.commitObserver(options.databaseUrl ? 'postgres' : 'sqlite') });
   const engine = new Engine(store, log.child({ component: 'engine' }), {
     leaseMs: options.leaseMs,
     observer: metrics,
+    wrapHandler: faults.wrapHandler,
     retention: { operationsMs: options.operationRetentionMs ?? 30 * DAY_MS, requestIdsMs: options.requestIdRetentionMs ?? DAY_MS },
   });
   metrics.countRunningOperations(() => engine.runningCount);
@@ -149,6 +157,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     },
     resourceMethods,
     auth.authorizer,
+    faults,
   );
   if (options.fixturesFile) log.info({ loaded: await loadFixtures(store, RESOURCES, options.fixturesFile) }, 'loaded fixtures');
   const recovered = await engine.recover();
@@ -165,6 +174,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     log: log.child({ component: 'git-proxy' }),
   });
   const authorizePage = new AuthorizePage(oauth);
+  const faultsEndpoint = new FaultsEndpoint({ rules: faults, authenticator: auth.authenticator, authorizer: auth.authorizer, log: log.child({ component: 'faults' }) });
   const consoleRoutes = new ConsoleRoutes({
     auth: options.auth ?? 'jwt',
     engine,
@@ -188,6 +198,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     if (url.startsWith(GIT_PROXY_PREFIX)) return gitProxy.handle(req, res);
     if (url === AUTHORIZE_PATH || url.startsWith(`${AUTHORIZE_PATH}?`)) return authorizePage.handle(req, res);
     if (ConsoleRoutes.matches(url)) return consoleRoutes.handle(req, res);
+    if (FaultsEndpoint.matches(url)) return faultsEndpoint.handle(req, res);
     rest.handle(req, res);
   };
   const listener = new DualProtocolListener(grpcServer, http, options.tls, limits);
@@ -221,6 +232,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
         consoleRoutes.close();
         await listener.close(5_000);
         await metricsListener?.close();
+        faults.stop();
         await engine.stop();
         await store.close();
       })();

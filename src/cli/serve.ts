@@ -37,6 +37,7 @@ interface ServeFlags {
   iamPolicy?: string;
   secretsFile?: string;
   fixtures?: string;
+  faults?: string;
   locations?: string[];
   publicUrl?: string;
   tls?: 'self-signed';
@@ -86,6 +87,7 @@ export function serveCommand(): Command {
     .option('--secrets-file <file>', 'JSON object of Secret Manager version name → value, for the secrets connections name (git host passwords and tokens)')
     .option('--locations <ids>', "the locations offered, comma-separated (default: Developer Connect's regions)", (text: string) => text.split(',').map((l) => l.trim()).filter((l) => l !== ''))
     .option('--fixtures <file>', 'JSON of resources to seed at start, by collection (e.g. insightsConfigs, deploymentEvents): see the README')
+    .option('--faults <file>', 'fault rules (JSON or YAML) in force from the start, to test clients against failures: see the README')
     .option('--public-url <url>', 'the base URL clients reach this server at, for URIs it hands out (git_proxy_uri); default http://HOST:PORT')
     .addOption(new Option('--tls <mode>', 'self-signed: also accept TLS on the same port, with a certificate for localhost made and kept in --data-dir/tls (prints what clients need to trust it)').choices(['self-signed']))
     .option('--tls-cert <file>', 'PEM certificate chain: also accept TLS on the same port (gRPC clients send credentials only over TLS)')
@@ -118,6 +120,7 @@ export function serveCommand(): Command {
         iamPolicyFile: opts.iamPolicy,
         secretsFile: opts.secretsFile,
         fixturesFile: opts.fixtures,
+        faultsFile: opts.faults,
         locations: opts.locations,
         publicUrl: opts.publicUrl,
         metricsPort: opts.metricsPort,

@@ -2,7 +2,7 @@
 -- own) as one server-side function: one round trip per write instead of one per statement. A
 -- group commit (postgres-group-commit.ts) runs many writes in one transaction, one after another
 -- on one connection; at ~0.3 ms a round trip, the seven statements of a create were most of its
--- cost. The function does what postgres-write.ts describes, in that order:
+-- cost (and devconnect_write_all takes a run of writes in one call). In this order:
 --   1. AIP-155 request id: wait for another node's write of the same id, then answer its operation.
 --   2. Lease: an outcome is written only by the node that holds the operation.
 --   3. Advisory locks on the names read and written (exclusive, then shared, each sorted).
@@ -10,7 +10,7 @@
 --      nothing has been written.
 --   5. The change (delete, cascade, children, put with its index entries), then the operation row,
 --      and the notification other nodes wait for.
--- It answers jsonb: {"ok": true, "updated": bool} | {"earlier": name} | {"refused": "request-reused"}
+-- It answers jsonb: {"ok": true, "updated": bool} | {"earlier": the operation's row} | {"refused": "request-reused"}
 -- | {"refused": "lease-lost"} | {"refused": "precondition", "of": "require"|"change", "index": i}.
 
 -- The index of the first precondition of `preconditions` that does not hold, or -1.
@@ -87,12 +87,13 @@ BEGIN
   IF w ? 'request' THEN
     -- Retries of one request on two nodes: the second waits for the first's commit, then finds its operation.
     PERFORM pg_advisory_xact_lock(hashtextextended(w->'request'->>'key', 1));
-    SELECT name, request_fingerprint INTO earlier FROM operations WHERE request_key = w->'request'->>'key';
+    SELECT * INTO earlier FROM operations WHERE request_key = w->'request'->>'key';
     IF FOUND THEN
       IF earlier.request_fingerprint IS DISTINCT FROM w->'request'->>'fingerprint' THEN
         RETURN '{"refused": "request-reused"}'::jsonb;
       END IF;
-      RETURN jsonb_build_object('earlier', earlier.name);
+      -- The first request's operation as it is now (bytea as '\x…' hex, bigint as a number).
+      RETURN jsonb_build_object('earlier', to_jsonb(earlier));
     END IF;
   END IF;
   IF kind = 'finish' AND w ? 'owner' THEN
@@ -137,4 +138,18 @@ BEGIN
     END IF;
   END IF;
   RETURN jsonb_build_object('ok', true, 'updated', updated > 0);
+END $$;
+
+-- A group commit's consecutive writes in one call, in order: one round trip for the whole run of
+-- them. A refusal is an answer, not an error (nothing of that write was written), so the others go on.
+CREATE FUNCTION devconnect_write_all(ws jsonb) RETURNS jsonb
+LANGUAGE plpgsql AS $$
+DECLARE
+  w jsonb;
+  answers jsonb := '[]'::jsonb;
+BEGIN
+  FOR w IN SELECT value FROM jsonb_array_elements(ws) WITH ORDINALITY ORDER BY ordinality LOOP
+    answers := answers || jsonb_build_array(devconnect_write(w));
+  END LOOP;
+  RETURN answers;
 END $$;

@@ -1,12 +1,14 @@
 import { performance } from 'node:perf_hooks';
 import type pg from 'pg';
 import type { CommitHook } from './commit-hook.js';
+import { settle, writeAll, type Write, type WriteResult } from './postgres-write.js';
 
 /** A write: statements run on the group's connection, inside its transaction. */
 export type Work<T> = (tx: pg.PoolClient) => Promise<T>;
 
 interface PendingWrite {
-  work: Work<unknown>;
+  /** Statements of its own, or a write of postgres-write.ts, which runs with the others next to it in one call. */
+  job: { work: Work<unknown> } | { write: Write };
   resolve: (value: unknown) => void;
   reject: (error: unknown) => void;
 }
@@ -39,8 +41,17 @@ export class GroupCommit {
   ) {}
 
   run<T>(work: Work<T>): Promise<T> {
-    return new Promise<T>((resolve, reject) => {
-      this.pending.push({ work, resolve: resolve as (value: unknown) => void, reject });
+    return this.enqueue({ work }) as Promise<T>;
+  }
+
+  /** A write the database runs by itself (devconnect_write): the writes of a group next to each other cost one round trip together. */
+  write(write: Write): Promise<WriteResult> {
+    return this.enqueue({ write }) as Promise<WriteResult>;
+  }
+
+  private enqueue(job: PendingWrite['job']): Promise<unknown> {
+    return new Promise<unknown>((resolve, reject) => {
+      this.pending.push({ job, resolve, reject });
       // The next turn, so that every write issued in this one joins the group.
       this.draining ??= new Promise<void>((done) => setImmediate(() => void this.drain().finally(done)));
     });
@@ -83,28 +94,54 @@ export class GroupCommit {
     const tx = await this.pool.connect();
     // Timed from BEGIN: the wait for a connection is the pool's, not the commit's.
     const started = performance.now();
+    // A group of writes that are all the database's own is one statement: its own transaction, one round trip.
+    const oneStatement = batch.every((item) => 'write' in item.job);
     try {
-      await tx.query('BEGIN');
+      if (!oneStatement) await tx.query('BEGIN');
       const settled: Settled[] = [];
-      for (const item of batch) {
-        try {
-          settled.push({ ok: true, value: await item.work(tx) });
-        } catch (error) {
-          if (!this.isRefusal(error)) throw error;
-          settled.push({ ok: false, error });
+      for (let i = 0; i < batch.length; ) {
+        const job = batch[i]!.job;
+        if ('work' in job) {
+          settled.push(await this.refusable(() => job.work(tx)));
+          i++;
+          continue;
         }
+        const run: Write[] = [];
+        for (let j = i; j < batch.length; j++) {
+          const next = batch[j]!.job;
+          if (!('write' in next)) break;
+          run.push(next.write);
+        }
+        const answers = await writeAll(tx, run);
+        for (const [k, write] of run.entries()) settled.push(await this.refusable(async () => settle(write, answers[k]!)));
+        i += run.length;
       }
-      await tx.query('COMMIT');
+      if (!oneStatement) await tx.query('COMMIT');
       this.onCommit?.((performance.now() - started) / 1_000);
       tx.release();
       return settled;
     } catch (error) {
-      // A connection that cannot even roll back is closed rather than handed to the next caller.
+      // A connection that cannot even roll back is closed rather than handed to the next caller;
+      // a failed statement of its own (no transaction to roll back) is rare enough to close it too.
+      if (oneStatement) {
+        tx.release(error instanceof Error ? error : true);
+        throw error;
+      }
       await tx.query('ROLLBACK').then(
         () => tx.release(),
         (broken: unknown) => tx.release(broken instanceof Error ? broken : true),
       );
       throw error;
+    }
+  }
+
+  /** Runs a write; a refusal is its own answer (settled, not thrown), anything else fails the group. */
+  private async refusable(write: () => Promise<unknown>): Promise<Settled> {
+    try {
+      return { ok: true, value: await write() };
+    } catch (error) {
+      if (!this.isRefusal(error)) throw error;
+      return { ok: false, error };
     }
   }
 }

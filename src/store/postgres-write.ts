@@ -4,27 +4,36 @@ import { indexScope } from './keyset.js';
 import { LeaseLostError, RequestIdReusedError, type Lease, type NewOperation, type Outcome, type RequestKey, type ResourceChange } from './store.js';
 
 /**
- * The writes that carry resource changes, each as one call of `devconnect_write` (migration
- * 000007): the function takes the write as jsonb and does, in one round trip, what took a
- * statement each: the request id, the lease, the locks, the preconditions, the change, the row.
+ * The writes that carry resource changes, as data for `devconnect_write` (migration 000007): the
+ * function does, server-side, what took a statement each: the request id, the lease, the locks,
+ * the preconditions, the change, the row. A group commit sends a run of them in one call
+ * (`writeAll`), one round trip for the run.
  */
 export type Write =
   | { kind: 'insert'; op: NewOperation; request?: RequestKey; require: readonly Precondition[]; change?: ResourceChange; outcome?: Outcome; endTime?: Date; lease?: Lease; notify: string }
   | { kind: 'finish'; name: string; owner?: string; outcome: Outcome; endTime: Date; change?: ResourceChange; notify: string }
   | { kind: 'change'; change: ResourceChange };
 
-export type WriteResult = { updated: boolean } | { earlier: string };
+/** `earlier`: the row of the operation a retry of the same request made (to_jsonb of it). */
+export type WriteResult = { updated: boolean } | { earlier: EarlierRow };
 
-type Answer =
+/** A row of `operations` as to_jsonb gives it: bytea as `\x…` hex. */
+export type EarlierRow = Record<string, unknown> & { response_value: string | null };
+
+export type Answer =
   | { ok: true; updated: boolean }
-  | { earlier: string }
+  | { earlier: EarlierRow }
   | { refused: 'request-reused' | 'lease-lost' }
   | { refused: 'precondition'; of: 'require' | 'change'; index: number };
 
-/** Runs one write in the group's transaction; a refusal is thrown as the store's error for it, with nothing written. */
-export async function write(tx: pg.PoolClient, w: Write): Promise<WriteResult> {
-  const { rows } = await tx.query<{ r: Answer }>('SELECT devconnect_write($1::jsonb) AS r', [JSON.stringify(toJson(w))]);
-  const answer = rows[0]!.r;
+/** Runs `writes` in order, in one call (on the group's transaction, or alone as its own); one answer each. */
+export async function writeAll(db: pg.PoolClient, writes: readonly Write[]): Promise<Answer[]> {
+  const { rows } = await db.query<{ r: Answer[] }>('SELECT devconnect_write_all($1::jsonb) AS r', [JSON.stringify(writes.map(toJson))]);
+  return rows[0]!.r;
+}
+
+/** What a write's answer means: its result, or its refusal thrown as the store's error for it (nothing of it was written). */
+export function settle(w: Write, answer: Answer): WriteResult {
   if ('ok' in answer) return { updated: answer.updated };
   if ('earlier' in answer) return answer;
   switch (answer.refused) {

@@ -6,7 +6,7 @@ import { toNumberedPlaceholders } from './filter-sql.js';
 import { insertedRecord, keysetPage, operationsPageQuery, seqCursor } from './keyset.js';
 import { loadMigrations } from './migrations.js';
 import { PostgresResourceIndex, type ResourceRow } from './postgres-resource-index.js';
-import { write } from './postgres-write.js';
+import type { EarlierRow, Write } from './postgres-write.js';
 import { rethrowUnavailable } from './postgres-errors.js';
 import { CHANNEL, PostgresEvents } from './postgres-events.js';
 import { GroupCommit, type Work } from './postgres-group-commit.js';
@@ -89,6 +89,12 @@ function toOperation(row: OperationRow): OperationRecord {
   };
 }
 
+/** An operation's row as to_jsonb gives it (devconnect_write's answer to a retry): bytea as `\x…` hex. */
+function fromJsonRow(json: EarlierRow): OperationRow {
+  const hex = json.response_value;
+  return { ...(json as unknown as OperationRow), response_value: hex === null ? null : Buffer.from(hex.slice(2), 'hex') };
+}
+
 function toResource(row: ResourceRow): ResourceRecord {
   return { name: row.name, parent: row.parent, collection: row.collection, etag: row.etag ?? '', data: new Uint8Array(row.data) };
 }
@@ -152,15 +158,14 @@ export class PostgresStore implements Store {
 
   insertOperation(op: NewOperation, options: InsertOptions = {}): Promise<OperationRecord> {
     const { require = [], finished, request, lease } = options;
-    return this.write(async (tx) => {
-      const result = await write(tx, { kind: 'insert', op, request, require, change: finished?.change, outcome: finished?.outcome, endTime: finished?.endTime, lease, notify: this.events.payload('created') });
-      if ('earlier' in result) {
+    const insert: Write = { kind: 'insert', op, request, require, change: finished?.change, outcome: finished?.outcome, endTime: finished?.endTime, lease, notify: this.events.payload('created') };
+    return this.writes
+      .write(insert)
+      .then((result) =>
         // A retry: the first request's operation, as it is now (its write committed before this one's lock was granted).
-        const { rows } = await tx.query<OperationRow>('SELECT * FROM operations WHERE name = $1', [result.earlier]);
-        return toOperation(rows[0]!);
-      }
-      return insertedRecord(op, finished);
-    });
+        'earlier' in result ? toOperation(fromJsonRow(result.earlier)) : insertedRecord(op, finished),
+      )
+      .catch(rethrowUnavailable);
   }
 
   async getOperation(name: string): Promise<OperationRecord | undefined> {
@@ -231,10 +236,10 @@ export class PostgresStore implements Store {
   }
 
   finishOperation(name: string, outcome: Outcome, endTime: Date, change?: ResourceChange, owner?: string): Promise<boolean> {
-    return this.write(async (tx) => {
-      const result = await write(tx, { kind: 'finish', name, owner, outcome, endTime, change, notify: this.events.payload('done') });
-      return 'updated' in result && result.updated;
-    });
+    return this.writes
+      .write({ kind: 'finish', name, owner, outcome, endTime, change, notify: this.events.payload('done') })
+      .then((result) => 'updated' in result && result.updated)
+      .catch(rethrowUnavailable);
   }
 
   expireOperations(options: { doneBefore: Date; requestIdsBefore: Date; every: number; limit: number }): Promise<{ ran: boolean; operations: number; requestIds: number }> {
@@ -273,9 +278,10 @@ export class PostgresStore implements Store {
   }
 
   applyResourceChange(change: ResourceChange): Promise<void> {
-    return this.write(async (tx) => {
-      await write(tx, { kind: 'change', change });
-    });
+    return this.writes
+      .write({ kind: 'change', change })
+      .then(() => undefined)
+      .catch(rethrowUnavailable);
   }
 
   async getResource(name: string): Promise<ResourceRecord | undefined> {

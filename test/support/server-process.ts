@@ -49,7 +49,7 @@ export function serveProcess(args: readonly string[], env: NodeJS.ProcessEnv = p
   let stderr = '';
   child.stderr?.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
   return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`server not ready after 60 s:\n${stdout}\n${stderr}`)), 20_000);
+    const timer = setTimeout(() => reject(new Error(`server not ready after 60 s:\n${stdout}\n${stderr}`)), 60_000);
     child.stdout?.on('data', (chunk: Buffer) => {
       stdout += chunk.toString();
       const match = /serving gRPC and REST on (http:\/\/127\.0\.0\.1:\d+) /.exec(stdout);

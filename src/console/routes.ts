@@ -114,9 +114,10 @@ export class ConsoleRoutes {
       res
         .writeHead(401, { ...SECURITY_HEADERS, 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store' })
         .end(
-          '<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width"><title>Login link not valid</title></head>' +
-            '<body><h1>This login link is not valid</h1><p>A login link works once, and only on the server start that printed it. ' +
-            `<a href="${CONSOLE_PREFIX}/">Open the console</a> and sign in with an access token instead.</p></body></html>`,
+          '<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width"><title>Login link not valid</title>' +
+            '<link rel="icon" href="/console/assets/icon.svg" type="image/svg+xml"><link rel="stylesheet" href="/console/assets/app.css"></head>' +
+            '<body><main><h1>This login link is not valid</h1><p>A login link works once, and only on the server start that printed it. ' +
+            `<a href="${CONSOLE_PREFIX}/">Open the console</a> and sign in with an access token instead.</p></main></body></html>`,
         );
       return;
     }

@@ -1,3 +1,4 @@
+import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -36,4 +37,14 @@ export function screenshotDir(): string {
   const dir = process.env.CONSOLE_SCREENSHOTS ?? join(tmpdir(), 'devconnect-console-screenshots');
   mkdirSync(dir, { recursive: true });
   return dir;
+}
+
+/**
+ * Bundles the page as `npm run build` does, unless `npm test` just built it: a test run on its own
+ * must not test a stale bundle in dist/.
+ */
+export function buildBundle(): void {
+  if (process.env.DEVCONNECT_TEST_BUILT === '1') return;
+  const result = spawnSync(process.execPath, ['scripts/build-console.mjs'], { stdio: 'inherit' });
+  if (result.status !== 0) throw new Error('bundling the console failed (node scripts/build-console.mjs)');
 }

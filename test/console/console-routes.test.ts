@@ -4,6 +4,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { grantRoles, PARENT, startTestServer, type TestServer } from '../support/server.js';
+import { buildBundle } from './browser.js';
 import { OWNER, openEvents, startCreate, tokenMinter } from './helpers.js';
 
 describe('console routes under --auth jwt', () => {
@@ -12,6 +13,7 @@ describe('console routes under --auth jwt', () => {
   let owner: string;
 
   before(async () => {
+    buildBundle();
     server = await startTestServer({ auth: 'jwt', operationDelayMs: 60_000 });
     mint = await tokenMinter(server);
     owner = await mint(OWNER);

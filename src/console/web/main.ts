@@ -21,6 +21,18 @@ const BUTTON_PERMISSIONS = [
   'resourcemanager.projects.setIamPolicy',
 ];
 
+const LAST_LOCATION = 'devconnect-console.location.';
+
+/** The location of `project` last shown in this tab, so pages without one (IAM) can link back. */
+function locationOf(project: string): { project: string; location: string } | undefined {
+  try {
+    const location = sessionStorage.getItem(LAST_LOCATION + project);
+    return location === null ? undefined : { project, location };
+  } catch {
+    return undefined;
+  }
+}
+
 /** The app: who is signed in, which page is shown, and the one render of the whole document. */
 class App implements Ctx {
   api: Api;
@@ -115,18 +127,28 @@ class App implements Ctx {
       case 'picker':
         return new PickerPage(this, route.project);
       case 'operations':
-        this.lastLocation = { project: route.project, location: route.location };
+        this.remember(route.project, route.location);
         return new OperationsPage(this, route.project, route.location, route.query);
       case 'operation':
-        this.lastLocation = { project: route.project, location: route.location };
+        this.remember(route.project, route.location);
         return new OperationPage(this, route.project, route.location, route.id);
       case 'resources':
-        this.lastLocation = { project: route.project, location: route.location };
+        this.remember(route.project, route.location);
         return ResourcesPage.create(this, route.project, route.location, route.segments);
       case 'iam':
-        return new IamPage(this, route.project, this.lastLocation?.project === route.project ? this.lastLocation.location : undefined);
+        this.lastLocation = locationOf(route.project);
+        return new IamPage(this, route.project, this.lastLocation?.location);
       case 'not-found':
         return new NotFoundPage(route.path);
+    }
+  }
+
+  private remember(project: string, location: string): void {
+    this.lastLocation = { project, location };
+    try {
+      sessionStorage.setItem(LAST_LOCATION + project, location);
+    } catch {
+      // Storage may be off: the IAM page then has no way back to a location.
     }
   }
 

@@ -2,6 +2,7 @@ import { html, nothing, type TemplateResult } from 'lit-html';
 import { ApiFailure, type Api, type Operation, type SessionInfo } from '../api.js';
 import { codeName } from '../format.js';
 import type { LiveOperations } from '../live.js';
+import { paths } from '../routes.js';
 
 /** What a page may use of the app. */
 export interface Ctx {
@@ -90,6 +91,17 @@ export function outcome(op: Operation): TemplateResult {
     return html`<span class="badge bad">${codeName(op.error.code)}</span><span class="outcome-message">${op.error.message ?? ''}</span>`;
   }
   return html`<span class="badge ok">Succeeded</span>`;
+}
+
+/**
+ * An operation's target, linked to its page when the resource should exist: after a create or
+ * update that succeeded. A running, failed or delete operation's target is shown as text.
+ */
+export function target(op: Operation): TemplateResult | string {
+  const name = op.metadata?.target ?? '';
+  const page = paths.ofName(name);
+  const exists = op.done && !op.error && op.metadata?.verb !== 'delete';
+  return page && exists ? html`<a href=${page}>${name}</a>` : name;
 }
 
 /** A modal confirmation, built with textContent only. Resolves true when confirmed; Escape or Back is false. */

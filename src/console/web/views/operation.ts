@@ -2,7 +2,7 @@ import { html, nothing, type TemplateResult } from 'lit-html';
 import type { Operation } from '../api.js';
 import { codeName, duration, millis, prettyJson, when } from '../format.js';
 import { paths } from '../routes.js';
-import { Loader, outcome, type Ctx, type Page } from './common.js';
+import { Loader, outcome, target, type Ctx, type Page } from './common.js';
 import { OperationActions } from './operation-actions.js';
 
 /** One operation: its metadata, its response or error with details, and the raw JSON; live. */
@@ -60,14 +60,12 @@ export class OperationPage implements Page {
     const meta = op.metadata ?? {};
     const start = millis(meta.createTime);
     const end = op.done ? millis(meta.endTime) : Date.now();
-    const target = meta.target ?? '';
-    const targetPage = paths.ofName(target);
     return html`<div class="toolbar" data-name=${op.name}>${outcome(op)} ${this.actions.buttons(op)}</div>
       <h2>Metadata</h2>
       <dl class="fields">
         <dt>Name</dt><dd class="mono">${op.name}</dd>
         <dt>Verb</dt><dd>${meta.verb ?? '—'}</dd>
-        <dt>Target</dt><dd>${targetPage ? html`<a href=${targetPage}>${target}</a>` : target || '—'}</dd>
+        <dt>Target</dt><dd>${target(op) || '—'}</dd>
         <dt>Started</dt><dd>${when(meta.createTime)}</dd>
         <dt>Ended</dt><dd>${op.done ? when(meta.endTime) : 'still running'}</dd>
         <dt>${op.done ? 'Took' : 'Running for'}</dt><dd>${start !== undefined && end !== undefined ? duration(end - start) : '—'}</dd>

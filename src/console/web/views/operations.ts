@@ -4,7 +4,7 @@ import type { Operation } from '../api.js';
 import { duration, idOf, millis, when } from '../format.js';
 import { paths } from '../routes.js';
 import { OperationsChart } from './chart.js';
-import { Loader, outcome, type Ctx, type Page } from './common.js';
+import { Loader, outcome, target, type Ctx, type Page } from './common.js';
 import { OperationActions } from './operation-actions.js';
 
 const PAGE_SIZE = 25;
@@ -189,12 +189,10 @@ export class OperationsPage implements Page {
             const meta = op.metadata ?? {};
             const start = millis(meta.createTime);
             const end = op.done ? (millis(meta.endTime) ?? now) : now;
-            const target = meta.target ?? '';
-            const targetPage = paths.ofName(target);
             return html`<tr data-name=${op.name} class=${!op.done ? 'running' : op.error ? 'failed' : 'ok'}>
               <td class="name" data-label="Operation"><a href=${`/console/${op.name}`}>${idOf(op.name)}</a></td>
               <td data-label="Verb">${meta.verb ?? ''}</td>
-              <td class="target" data-label="Target">${targetPage && op.done && !op.error && meta.verb !== 'delete' ? html`<a href=${targetPage}>${target}</a>` : target}</td>
+              <td class="target" data-label="Target">${target(op)}</td>
               <td data-label="Started"><time datetime=${meta.createTime ?? ''}>${when(meta.createTime)}</time></td>
               <td data-label=${op.done ? 'Took' : 'Running for'}>${start === undefined ? '—' : duration(end - start)}</td>
               <td data-label="Status message">${meta.statusMessage ?? ''}</td>

@@ -198,8 +198,16 @@ export class StandardMethods implements OwnMethods {
     parseByPattern(name, this.schema.pattern, `${resourceField.name}.name`);
     this.deps.locations.assertKnown(name.split('/')[3] ?? '', locationOf(name));
     const paths = this.maskPaths(method, r.updateMask as FieldMask | undefined, patch);
-    // Paths are checked now, against an empty resource; IMMUTABLE fields are compared with the stored resource when the work runs.
+    // Paths are checked now, against an empty resource; IMMUTABLE fields against the stored resource, now
+    // (a bad request fails the call, AIP-203) and again when the work runs (it may have been replaced since).
     this.schema.applyMask(create(this.module.schema), patch, paths, 'update_mask');
+    const stored = await this.store.getResource(name);
+    if (stored) {
+      const after = fromBinary(this.module.schema, stored.data);
+      this.schema.applyMask(after, patch, paths, 'update_mask');
+      const changed = immutableChanges(this.module.schema, fromBinary(this.module.schema, stored.data), after);
+      if (changed.length > 0) throw ApiError.badField(`${resourceField.name}.${changed[0]!}`, this.immutableMessage(changed));
+    }
     const identity = requestIdentity(method, request);
     const allowMissing = flag(r.allowMissing);
     const etag = String(fieldsOf(patch).etag ?? '');
@@ -225,6 +233,10 @@ export class StandardMethods implements OwnMethods {
     throw ApiError.badField('update_mask', `update_mask is required: list the fields to change (e.g. labels), or '*' to replace every field.`);
   }
 
+  private immutableMessage(changed: readonly string[]): string {
+    return `${this.schema.kind} field${changed.length > 1 ? 's' : ''} ${changed.join(', ')} cannot change after creation (IMMUTABLE).`;
+  }
+
   private requestSchemaRequires(field: DescField): boolean {
     return hasOption(field, field_behavior) && getOption(field, field_behavior).includes(FieldBehavior.REQUIRED);
   }
@@ -242,9 +254,7 @@ export class StandardMethods implements OwnMethods {
       const before = fromBinary(this.module.schema, stored.data);
       asFailure(() => this.schema.applyMask(resource, patch, input.paths ?? [], 'update_mask'));
       const changed = immutableChanges(this.module.schema, before, resource);
-      if (changed.length > 0) {
-        throw new OperationFailure(Code.INVALID_ARGUMENT, `${this.schema.kind} field${changed.length > 1 ? 's' : ''} ${changed.join(', ')} cannot change after creation (IMMUTABLE).`);
-      }
+      if (changed.length > 0) throw new OperationFailure(Code.INVALID_ARGUMENT, this.immutableMessage(changed));
       dropChildren = this.module.hooks?.dropsChildren?.(before as never, resource as never) ?? false;
     } else {
       if (!input.allowMissing) throw new OperationFailure(Code.NOT_FOUND, this.notFound(name).message);

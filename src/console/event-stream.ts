@@ -9,8 +9,8 @@ import { ListOperationsRequestSchema, Operations } from '../gen/google/longrunni
 
 /** Changes are gathered this long and sent once per name: a burst of status messages is one event. */
 const COALESCE_MS = 100;
-/** A comment line this often keeps proxies and the browser from timing the stream out. */
-const HEARTBEAT_MS = 25_000;
+/** A comment line this often keeps the stream from looking idle (to --idle-timeout, 30 s by default, and to proxies). */
+const HEARTBEAT_MS = 15_000;
 /** A client that reads slower than this much is behind: it is disconnected, reconnects and re-reads. */
 const MAX_BUFFERED_BYTES = 1024 * 1024;
 const LOCATION = /^projects\/[^/]+\/locations\/[^/]+$/;

@@ -1,5 +1,6 @@
 #!/usr/bin/env node
 import { Command } from 'commander';
+import { faultsCommand } from './faults.js';
 import { fixturesCommand } from './fixtures.js';
 import { gcloudConfigCommand } from './gcloud-config.js';
 import { iamCommand } from './iam.js';
@@ -14,6 +15,7 @@ const program = new Command('devconnect-emulator')
   .addCommand(serviceAccountsCommand())
   .addCommand(iamCommand())
   .addCommand(fixturesCommand())
+  .addCommand(faultsCommand())
   .addCommand(gcloudConfigCommand());
 
 program.parseAsync(process.argv).catch((error: unknown) => {

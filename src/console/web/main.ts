@@ -169,8 +169,12 @@ class App implements Ctx {
   }
 
   private async signOut(): Promise<void> {
-    await session.signOut();
-    this.signedOut('You signed out.');
+    try {
+      await session.signOut();
+      this.signedOut('You signed out.');
+    } catch (error) {
+      this.announce(`Signing out failed: ${error instanceof Error ? error.message : String(error)}`);
+    }
   }
 
   private view(): TemplateResult {

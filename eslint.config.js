@@ -7,16 +7,18 @@ import tseslint from 'typescript-eslint';
  * names the folders a layer must not import from.
  */
 const LAYERS = {
-  common: ['api', 'auth', 'cli', 'engine', 'iam', 'metrics', 'proto', 'resources', 'store', 'transport'],
-  store: ['api', 'auth', 'cli', 'engine', 'iam', 'metrics', 'resources', 'transport'],
-  engine: ['api', 'auth', 'cli', 'iam', 'metrics', 'resources', 'transport'],
-  auth: ['api', 'cli', 'engine', 'metrics', 'resources', 'transport'],
-  iam: ['api', 'cli', 'engine', 'metrics', 'resources', 'transport'],
-  api: ['cli', 'metrics', 'resources', 'transport'],
-  resources: ['cli', 'metrics', 'transport'],
-  transport: ['cli', 'engine', 'metrics', 'resources', 'store'],
+  common: ['api', 'auth', 'cli', 'engine', 'faults', 'iam', 'metrics', 'proto', 'resources', 'store', 'transport'],
+  store: ['api', 'auth', 'cli', 'engine', 'faults', 'iam', 'metrics', 'resources', 'transport'],
+  engine: ['api', 'auth', 'cli', 'faults', 'iam', 'metrics', 'resources', 'transport'],
+  auth: ['api', 'cli', 'engine', 'faults', 'metrics', 'resources', 'transport'],
+  iam: ['api', 'cli', 'engine', 'faults', 'metrics', 'resources', 'transport'],
+  api: ['cli', 'faults', 'metrics', 'resources', 'transport'],
+  resources: ['cli', 'faults', 'metrics', 'transport'],
+  transport: ['cli', 'engine', 'faults', 'metrics', 'resources', 'store'],
   // Beside the layers: it implements their observer interfaces (and only it knows prom-client).
-  metrics: ['api', 'auth', 'cli', 'iam', 'resources'],
+  metrics: ['api', 'auth', 'cli', 'faults', 'iam', 'resources'],
+  // Beside the layers: it decorates the method table and the engine through their hooks (CallFaults, wrapHandler).
+  faults: ['cli', 'console', 'metrics', 'resources', 'store'],
 };
 
 const layerRules = Object.entries(LAYERS).map(([layer, forbidden]) => ({

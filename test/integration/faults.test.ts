@@ -203,7 +203,7 @@ describe('operation rules', () => {
 
   test('ignoreCancel: CancelOperation answers {} and the work still completes', async () => {
     const parent = parentOf('ignore-cancel');
-    await addRule({ operation: { verb: 'create' }, ignoreCancel: true, runFor: '800ms', times: 1 });
+    await addRule({ operation: { verb: 'create' }, ignoreCancel: true, runFor: '3s', times: 1 });
     const op = await createConnection(server.url, 'stubborn', parent);
     assert.equal(op.done, undefined);
     const cancel = await rest(server.url, 'POST', `/v1/${String(op.name)}:cancel`, {});
@@ -228,7 +228,7 @@ describe('operation rules', () => {
   test('runFor and statusMessages: the operation takes that long, and GetOperation shows each message in turn', async () => {
     const parent = parentOf('progress');
     const messages = ['Cloning the repository', 'Indexing branches', 'Finishing'];
-    await addRule({ operation: { verb: 'create', target: `${parent}/connections/*` }, runFor: '1500ms', statusMessages: messages });
+    await addRule({ operation: { verb: 'create', target: `${parent}/connections/*` }, runFor: '3s', statusMessages: messages });
     const op = await createConnection(server.url, 'c', parent);
     const seen: string[] = [];
     let done: Json | undefined;
@@ -242,7 +242,7 @@ describe('operation rules', () => {
     assert.ok(done, 'the operation ended');
     assert.deepEqual(seen, messages);
     const ran = Date.parse(String(metadataOf(done).endTime)) - Date.parse(String(metadataOf(done).createTime));
-    assert.ok(ran >= 1_400, `the operation ran ${ran} ms`);
+    assert.ok(ran >= 2_900, `the operation ran ${ran} ms`);
     assert.equal((done.response as Json).name, `${parent}/connections/c`);
   });
 });

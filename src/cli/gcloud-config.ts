@@ -183,20 +183,25 @@ export async function configureGcloud(options: GcloudConfigOptions): Promise<Gcl
     }
   }
 
-  if (!existsSync(join(gcloud.configDir(), 'configurations', `config_${options.name}`))) {
+  let current = gcloud.configuration(options.name);
+  if (current === undefined) {
     await gcloud.run(['config', 'configurations', 'create', options.name, '--no-activate']);
+    current = new Map();
   }
-  const inConfiguration = (args: string[]) => gcloud.run(['--configuration', options.name, ...args]);
+  const properties = current;
+  // One gcloud process a property (1-2 s each): only what differs is set.
+  const set = async (property: string, value: string | undefined) => {
+    if (properties.get(property) === value) return;
+    await gcloud.run(['--configuration', options.name, 'config', ...(value === undefined ? ['unset', property] : ['set', property, value])]);
+  };
   // gcloud appends the API version to an override, which must end with a slash.
-  await inConfiguration(['config', 'set', 'api_endpoint_overrides/developerconnect', `${server}/`]);
-  await inConfiguration(['config', 'set', 'api_endpoint_overrides/cloudresourcemanager', `${server}/`]);
-  await inConfiguration(['config', 'set', 'core/project', options.project]);
-  if (result.account === undefined) {
-    await inConfiguration(['config', 'set', 'auth/disable_credentials', 'true']);
-  } else {
-    await inConfiguration(['config', 'unset', 'auth/disable_credentials']);
+  await set('api_endpoint_overrides/developerconnect', `${server}/`);
+  await set('api_endpoint_overrides/cloudresourcemanager', `${server}/`);
+  await set('core/project', options.project);
+  await set('auth/disable_credentials', result.account === undefined ? 'true' : undefined);
+  if (result.account !== undefined) {
     // Sets core/account of this configuration; gcloud then gets its tokens from the key's token_uri.
-    await inConfiguration(['auth', 'activate-service-account', result.account.email, '--key-file', result.account.keyFile]);
+    await gcloud.run(['--configuration', options.name, 'auth', 'activate-service-account', result.account.email, '--key-file', result.account.keyFile]);
   }
   if (options.activate) await gcloud.run(['config', 'configurations', 'activate', options.name]);
   return result;

@@ -1,4 +1,5 @@
 import { execFile } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 
@@ -36,5 +37,23 @@ export class Gcloud {
     if (this.env.CLOUDSDK_CONFIG) return this.env.CLOUDSDK_CONFIG;
     if (process.platform === 'win32' && this.env.APPDATA) return join(this.env.APPDATA, 'gcloud');
     return join(homedir(), '.config', 'gcloud');
+  }
+
+  /**
+   * The properties a named configuration sets (`section/name` → value, as `gcloud config set` names
+   * them), read from its file; undefined when there is no such configuration.
+   */
+  configuration(name: string): Map<string, string> | undefined {
+    const file = join(this.configDir(), 'configurations', `config_${name}`);
+    if (!existsSync(file)) return undefined;
+    const properties = new Map<string, string>();
+    let section = '';
+    for (const line of readFileSync(file, 'utf8').split(/\r?\n/)) {
+      const header = /^\s*\[([^\]]+)\]\s*$/.exec(line);
+      const property = /^\s*([^=#;\s][^=]*?)\s*=\s*(.*?)\s*$/.exec(line);
+      if (header) section = header[1]!;
+      else if (property) properties.set(`${section}/${property[1]}`, property[2]!);
+    }
+    return properties;
   }
 }

@@ -1,23 +1,24 @@
 import { randomUUID } from 'node:crypto';
-import { create, fromBinary, getOption, hasOption, toBinary, type DescField, type DescMessage, type DescMethod, type Message } from '@bufbuild/protobuf';
+import { create, fromBinary, getOption, hasOption, toBinary, type DescField, type DescMethod, type Message } from '@bufbuild/protobuf';
 import { reflect } from '@bufbuild/protobuf/reflect';
 import { anyPack, EmptySchema, timestampNow, type FieldMask } from '@bufbuild/protobuf/wkt';
 import { ApiError, Code } from '../common/errors.js';
 import { parseByPattern } from '../common/names.js';
-import { describePrecondition, PreconditionFailedError, type Precondition } from '../common/preconditions.js';
+import type { Precondition } from '../common/preconditions.js';
 import type { Engine, StartRequest } from '../engine/engine.js';
 import { OperationFailure, type HandlerResult, type OperationHandler } from '../engine/handler.js';
 import { FieldBehavior, field_behavior } from '../gen/google/api/field_behavior_pb.js';
 import type { Operation } from '../gen/google/longrunning/operations_pb.js';
-import { RequestIdReusedError, type OperationRecord, type RequestKey, type ResourceRecord, type ResourceStore } from '../store/store.js';
+import type { OperationRecord, RequestKey, ResourceRecord, ResourceStore } from '../store/store.js';
 import { listPage, resourceIndex } from './list-page.js';
 import { rememberEncoded, toOperationMessage } from './operation-message.js';
 import { pause } from './pause.js';
-import { requestIdentity, requestIdReused } from './request-id.js';
+import { requestIdentity } from './request-id.js';
 import type { CallContext } from './context.js';
 import type { MaybePromise } from '../common/maybe-promise.js';
 import type { OwnMethods, ResourceDeps, ResourceModule } from './resource-module.js';
 import { immutableChanges, ResourceSchema } from './resource-schema.js';
+import { asApiError, asFailure, encode, fieldsOf, flag, locationOf, newEtag, parentOf, requiredField } from './standard-support.js';
 
 // AIP-122: resource ids are lowercase letters, digits and hyphens, starting with a letter.
 const RESOURCE_ID = /^[a-z]([a-z0-9-]{0,61}[a-z0-9])?$/;
@@ -399,56 +400,4 @@ export class StandardMethods implements OwnMethods {
   private notFound(name: string): ApiError {
     return ApiError.notFound(`${this.schema.kind} '${name}' was not found.`, name);
   }
-}
-
-function fieldsOf(message: Message): Record<string, unknown> {
-  return message as unknown as Record<string, unknown>;
-}
-
-function requiredField(desc: DescMessage, protoName: string): DescField {
-  const field = desc.fields.find((f) => f.name === protoName);
-  if (!field) throw new Error(`${desc.typeName} has no field ${protoName}`);
-  return field;
-}
-
-function flag(value: unknown): boolean {
-  return value === true;
-}
-
-function encode(schema: DescMessage, message: Message): string {
-  return Buffer.from(toBinary(schema, message)).toString('base64');
-}
-
-/** A new etag: 16 hex digits, different on every write (AIP-154). */
-function newEtag(): string {
-  return randomUUID().replaceAll('-', '').slice(0, 16);
-}
-
-/** `projects/p/locations/l`: where a resource's operations are listed. */
-function locationOf(name: string): string {
-  return name.split('/').slice(0, 4).join('/');
-}
-
-function parentOf(name: string): string {
-  return name.split('/').slice(0, -2).join('/');
-}
-
-/** An ApiError raised while a handler runs ends its operation with the same code and message. */
-function asFailure(check: () => void): void {
-  try {
-    check();
-  } catch (error) {
-    if (error instanceof ApiError) throw new OperationFailure(error.code, error.message);
-    throw error;
-  }
-}
-
-/** A store refusal the caller caused, as the ApiError it sees; other errors pass. */
-function asApiError(error: unknown, requestId: string): unknown {
-  if (error instanceof RequestIdReusedError) return requestIdReused(requestId);
-  if (error instanceof PreconditionFailedError) {
-    const { code, message, reason } = describePrecondition(error.precondition);
-    return new ApiError(code, message, { reason, metadata: { resource: error.precondition.name } });
-  }
-  return error;
 }

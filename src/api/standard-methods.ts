@@ -143,13 +143,15 @@ export class StandardMethods implements OwnMethods {
     parseByPattern(name, this.schema.pattern);
     const record = await this.store.getResource(name);
     if (!record || record.collection !== this.schema.plural) throw this.notFound(name);
-    return this.withReconciling(fromBinary(this.module.schema, record.data));
+    return (await this.withReconciling([fromBinary(this.module.schema, record.data)]))[0]!;
   }
 
-  /** AIP-128: `reconciling` is true while an operation on the resource runs; it is not stored. */
-  private withReconciling(resource: Message): Message {
-    if (this.hasReconciling) (resource as unknown as { reconciling: boolean }).reconciling = this.engine.reconciling(String(fieldsOf(resource).name));
-    return resource;
+  /** AIP-128: `reconciling` is true while an operation on the resource runs (on any node); it is not stored. */
+  private async withReconciling(resources: Message[]): Promise<Message[]> {
+    if (!this.hasReconciling) return resources;
+    const busy = await this.engine.reconciling(resources.map((r) => String(fieldsOf(r).name)));
+    for (const resource of resources) (resource as unknown as { reconciling: boolean }).reconciling = busy.has(String(fieldsOf(resource).name));
+    return resources;
   }
 
   private async list(method: DescMethod, request: Message): Promise<Message> {
@@ -168,7 +170,7 @@ export class StandardMethods implements OwnMethods {
       pageToken: String(r.pageToken ?? ''),
       tokens: this.deps.tokens,
     });
-    return create(method.output, { [itemsField.localName]: page.items.map((item) => this.withReconciling(item)), nextPageToken: page.nextPageToken } as never);
+    return create(method.output, { [itemsField.localName]: await this.withReconciling(page.items), nextPageToken: page.nextPageToken } as never);
   }
 
   /**

@@ -441,11 +441,12 @@ export class Engine {
   }
 
   /**
-   * Whether an operation on this resource is running here (AIP-128 `reconciling`). Known for this
-   * process's operations; with several nodes on one database the others' are not seen yet.
+   * Which of these resources an unfinished operation acts on (AIP-128 `reconciling`). On a store of
+   * its own this node runs every operation, and knows; with other nodes, the store says.
    */
-  reconciling(target: string): boolean {
-    return this.busyTargets.has(target);
+  async reconciling(targets: readonly string[]): Promise<Set<string>> {
+    if (!this.shared) return new Set(targets.filter((t) => this.busyTargets.has(t)));
+    return targets.length === 0 ? new Set() : this.store.unfinishedTargets(targets);
   }
 
   /** How many operations this node's handlers are running now. */

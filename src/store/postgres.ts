@@ -188,6 +188,13 @@ export class PostgresStore implements Store {
     return rows.map(toOperation);
   }
 
+  async unfinishedTargets(targets: readonly string[]): Promise<Set<string>> {
+    const { rows } = await this.read(
+      this.pool.query<{ target: string }>('SELECT DISTINCT target FROM operations WHERE target = ANY($1::text[]) AND NOT done', [targets]),
+    );
+    return new Set(rows.map((r) => r.target));
+  }
+
   claimOperations(lease: Lease, expiredBefore: Date, limit: number): Promise<OperationRecord[]> {
     return this.write(async (tx) => {
       // SKIP LOCKED: two nodes claiming at once take different operations instead of waiting on each other.

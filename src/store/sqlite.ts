@@ -154,6 +154,7 @@ export class SqliteStore implements Store {
       getOperation: db.prepare('SELECT * FROM operations WHERE name = ?'),
       operationByRequest: db.prepare('SELECT * FROM operations WHERE request_key = ?'),
       unfinished: db.prepare('SELECT * FROM operations WHERE done = 0 ORDER BY seq'),
+      unfinishedTarget: db.prepare('SELECT 1 FROM operations WHERE target = ? AND done = 0 LIMIT 1').pluck(),
       claimable: db.prepare('SELECT * FROM operations WHERE done = 0 AND (lease_until IS NULL OR lease_until < ?) ORDER BY seq LIMIT ?'),
       lease: db.prepare('UPDATE operations SET owner = ?, lease_until = ? WHERE name = ?'),
       renewLeases: db.prepare('UPDATE operations SET lease_until = ? WHERE owner = ? AND done = 0 RETURNING name, requested_cancellation'),
@@ -260,6 +261,12 @@ export class SqliteStore implements Store {
 
   async listUnfinishedOperations(): Promise<OperationRecord[]> {
     return (this.statements.unfinished.all() as OperationRow[]).map(toOperation);
+  }
+
+  async unfinishedTargets(targets: readonly string[]): Promise<Set<string>> {
+    const busy = new Set<string>();
+    for (const target of targets) if (this.statements.unfinishedTarget.get(target) !== undefined) busy.add(target);
+    return busy;
   }
 
   claimOperations(lease: Lease, expiredBefore: Date, limit: number): Promise<OperationRecord[]> {

@@ -223,6 +223,8 @@ export interface OperationStore {
   listOperations(query: PageQuery & { filter?: FilterExpr }): Promise<Page<OperationRecord>>;
   /** Operations not yet done, oldest first. */
   listUnfinishedOperations(): Promise<OperationRecord[]>;
+  /** Which of `targets` an unfinished operation acts on. */
+  unfinishedTargets(targets: readonly string[]): Promise<Set<string>>;
   /**
    * Takes over up to `limit` unfinished operations, oldest first, whose lease ended before
    * `expiredBefore` (or that were never leased): each is then held by `lease`. Two nodes

@@ -70,3 +70,31 @@ test('create, get, list and cancel on PostgreSQL, then read it all back after a 
     await restarted.stop();
   }
 });
+
+test('with two servers on one database, a resource is reconciling on both while either runs an operation on it', async () => {
+  const databaseUrl = await freshDatabaseUrl();
+  const [a, b] = [
+    await startTestServer({ databaseUrl, dataDir: newDataDir(), operationDelayMs: 30_000 }),
+    await startTestServer({ databaseUrl, dataDir: newDataDir(), operationDelayMs: 30_000 }),
+  ];
+  try {
+    // The connection is made by a third server whose work takes no time; B then updates it, for 30 s.
+    const instant = await startTestServer({ databaseUrl, dataDir: newDataDir(), operationDelayMs: 0 });
+    try {
+      await untilDone(instant.url, (await createConnection(instant.url, 'target')).name as string);
+    } finally {
+      await instant.stop();
+    }
+    const update = await rest(b.url, 'PATCH', `/v1/${PARENT}/connections/target?updateMask=labels`, { labels: { a: 'b' } });
+    assert.equal(update.status, 200, JSON.stringify(update.body));
+    assert.equal((await rest(a.url, 'GET', `/v1/${PARENT}/connections/target`)).body.reconciling, true, 'A sees the update B runs');
+    const listed = (await rest(a.url, 'GET', `/v1/${PARENT}/connections`)).body.connections as { name: string; reconciling?: boolean }[];
+    assert.equal(listed.find((c) => c.name.endsWith('/target'))?.reconciling, true);
+    await rest(a.url, 'POST', `/v1/${update.body.name as string}:cancel`, {});
+    await untilDone(a.url, update.body.name as string, 10_000);
+    assert.equal((await rest(a.url, 'GET', `/v1/${PARENT}/connections/target`)).body.reconciling, undefined, 'false again once it ended');
+  } finally {
+    await a.stop();
+    await b.stop();
+  }
+});

@@ -14,6 +14,8 @@ import type { Authenticator } from '../auth/principal.js';
 import { ApiError, Code } from '../common/errors.js';
 import { StatusSchema } from '../gen/google/rpc/status_pb.js';
 import type { CallObserver } from './call-observer.js';
+import { DEFAULT_CONNECTION_LIMITS, type ConnectionLimits } from './connection-limits.js';
+import { closeIdleSessions } from './http2-sessions.js';
 import { ClientCancelled, statusOf, toStatus } from './status.js';
 
 // Frozen responses are shared (cached done operations, see DoneOperations): they are encoded once.
@@ -168,15 +170,21 @@ function refuse(stream: ServerHttp2Stream, error: ApiError): void {
  * A grpc-js server whose streams pass checkStream first. grpc-js offers no hook before a call
  * starts, so the 'stream' listener it puts on the HTTP/2 server it makes for an injector is moved
  * behind the check. That server is found in grpc-js's private `http2Servers` map (grpc-js 1.14):
- * if a later grpc-js keeps it elsewhere, this fails at start, not quietly.
+ * if a later grpc-js keeps it elsewhere, this fails at start, not quietly. Its connections are
+ * closed when idle or stalled (http2-sessions.ts), and carry at most `maxConcurrentStreams` calls.
  */
 class CheckedGrpcServer extends grpc.Server {
+  constructor(private readonly limits: ConnectionLimits) {
+    super({ 'grpc.max_concurrent_streams': limits.maxConcurrentStreams });
+  }
+
   override createConnectionInjector(credentials: grpc.ServerCredentials): grpc.ConnectionInjector {
     const before = new Set(http2ServersOf(this));
     const injector = super.createConnectionInjector(credentials);
     const made = http2ServersOf(this).filter((server) => !before.has(server));
     const [server] = made;
     if (server === undefined || made.length > 1) throw new Error('@grpc/grpc-js changed: its connection injector made no HTTP/2 server this code can find.');
+    closeIdleSessions(server, this.limits);
     const handlers = server.listeners('stream');
     server.removeAllListeners('stream');
     server.on('stream', (stream: ServerHttp2Stream, headers: IncomingHttpHeaders, ...rest: unknown[]) => {
@@ -219,8 +227,9 @@ export function createGrpcServer(
   authenticator: Authenticator,
   log: Logger,
   observer?: CallObserver,
+  limits: ConnectionLimits = DEFAULT_CONNECTION_LIMITS,
 ): { server: grpc.Server; health: HealthImplementation; setServing: (serving: boolean) => void } {
-  const server = new CheckedGrpcServer();
+  const server = new CheckedGrpcServer(limits);
   for (const service of services) {
     const implementation: grpc.UntypedServiceImplementation = {};
     for (const method of service.methods) implementation[method.name] = unaryHandler(method, methods, authenticator, log, observer);

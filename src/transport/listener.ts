@@ -12,6 +12,7 @@ import type { Duplex } from 'node:stream';
 import { createServer as createTlsServer, type Server as TlsServer, type TLSSocket } from 'node:tls';
 import * as grpc from '@grpc/grpc-js';
 import { ApiError, Code } from '../common/errors.js';
+import { DEFAULT_CONNECTION_LIMITS, type ConnectionLimits } from './connection-limits.js';
 import { errorJson, statusOf } from './status.js';
 
 /** PEM certificate chain and private key for TLS on the same port. */
@@ -58,15 +59,36 @@ export class DualProtocolListener {
   /** HTTP/1.1 connections refused for a malformed request: answered once, then only drained. */
   private readonly refused = new WeakSet<Duplex>();
 
-  constructor(grpcServer: grpc.Server, rest: RequestListener, tls?: TlsOptions) {
+  constructor(
+    grpcServer: grpc.Server,
+    rest: RequestListener,
+    tls?: TlsOptions,
+    private readonly limits: ConnectionLimits = DEFAULT_CONNECTION_LIMITS,
+  ) {
+    const idleMs = limits.idleTimeoutMs;
     // A tls.Server that never listens: it is handed sockets, like the other two. (A server-side
     // TLSSocket made by hand never leaves `secureConnecting`, and http2 then waits forever.)
     if (tls) {
-      this.tls = createTlsServer({ cert: tls.cert, key: tls.key, ALPNProtocols: ['h2', 'http/1.1'] }, (secure) => this.routeSecure(secure));
+      this.tls = createTlsServer(
+        { cert: tls.cert, key: tls.key, ALPNProtocols: ['h2', 'http/1.1'], handshakeTimeout: idleMs },
+        (secure) => this.routeSecure(secure),
+      );
       this.tls.on('tlsClientError', (_error, socket) => socket.destroy());
     }
     // requireHostHeader: node:http would answer a request without Host with an empty 400 itself.
-    this.http = createHttpServer({ keepAliveTimeout: 65_000, requireHostHeader: false }, (req, res) => this.serveHttp(req, res, rest));
+    // A header block must arrive whole within the idle time, and a request within requestTimeoutMs,
+    // however slowly they trickle in (408); node:http checks them every connectionsCheckingInterval.
+    this.http = createHttpServer(
+      {
+        requireHostHeader: false,
+        keepAliveTimeout: idleMs,
+        headersTimeout: idleMs,
+        requestTimeout: limits.requestTimeoutMs,
+        connectionsCheckingInterval: Math.max(10, Math.min(1_000, Math.floor(idleMs / 4))),
+      },
+      (req, res) => this.serveHttp(req, res, rest),
+    );
+    this.http.setTimeout(idleMs, (socket: Socket) => this.closeIfIdle(socket));
     this.http.on('clientError', (error: Error, socket: Duplex) => this.refuseMalformed(error, socket));
     // node:http tracks connections (closeIdleConnections, headers/request timeouts) from its own
     // 'listening' event, which a server that is handed sockets never emits: without this, close()
@@ -74,6 +96,9 @@ export class DualProtocolListener {
     this.http.emit('listening');
     this.injector = grpcServer.createConnectionInjector(grpc.ServerCredentials.createInsecure());
     this.net = createNetServer({ noDelay: true }, (socket) => this.route(socket));
+    // Beyond it, node:net closes each new socket as it is accepted: a flood is refused at once
+    // rather than queued, and the connections already open keep being served.
+    this.net.maxConnections = limits.maxConnections;
   }
 
   listen(host: string, port: number): Promise<AddressInfo> {
@@ -139,9 +164,27 @@ export class DualProtocolListener {
     socket.once('close', () => clearTimeout(linger));
   }
 
+  /**
+   * node:http's inactivity timeout (the idle time without a byte either way) and its keep-alive
+   * timeout both end here. A connection whose request is in and whose answer is still being worked
+   * on (a slow upstream behind the git proxy) is not idle, nor one whose body the server itself
+   * stopped reading; anything else is closed: silence between requests, a request stalled
+   * mid-headers or mid-body, or an answer the client does not read.
+   */
+  private closeIfIdle(socket: Socket): void {
+    const res = this.responding.get(socket);
+    const working = res !== undefined && !res.writableFinished && socket.writableLength === 0 && (res.req.complete || socket.isPaused());
+    if (!working) socket.destroy();
+  }
+
   private route(socket: Socket): void {
     this.sockets.add(socket);
-    socket.once('close', () => this.sockets.delete(socket));
+    // Until enough bytes arrive to tell the protocols apart, however slowly they come.
+    const undecided = setTimeout(() => socket.destroy(), this.limits.idleTimeoutMs).unref();
+    socket.once('close', () => {
+      clearTimeout(undecided);
+      this.sockets.delete(socket);
+    });
     socket.on('error', () => socket.destroy());
     let head = Buffer.alloc(0);
     const onReadable = (): void => {
@@ -150,6 +193,7 @@ export class DualProtocolListener {
       const n = Math.min(head.length, HTTP2_PREFACE.length);
       const isHttp2 = head.subarray(0, n).equals(HTTP2_PREFACE.subarray(0, n));
       if (isHttp2 && n < HTTP2_PREFACE.length) return; // too few bytes to tell yet
+      clearTimeout(undecided);
       socket.off('readable', onReadable);
       socket.unshift(head);
       if (this.tls && head[0] === TLS_HANDSHAKE) this.tls.emit('connection', socket);

@@ -1,4 +1,4 @@
-import { mkdirSync } from 'node:fs';
+import { chmodSync, mkdirSync } from 'node:fs';
 import { PreconditionFailedError, type Precondition } from '../common/preconditions.js';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -201,10 +201,13 @@ export class SqliteStore implements Store {
   static open(dataDir: string, options: { onCommit?: CommitHook } = {}): SqliteStore {
     let file = ':memory:';
     if (dataDir !== ':memory:') {
-      mkdirSync(dataDir, { recursive: true });
+      mkdirSync(dataDir, { recursive: true, mode: 0o700 });
       file = join(dataDir, 'devconnect.sqlite');
     }
     const db = new Database(file);
+    // The database holds the server's secrets (its token signing key): readable by its owner only.
+    // SQLite gives the -wal and -shm files the database file's permissions.
+    if (file !== ':memory:') chmodSync(file, 0o600);
     db.pragma('journal_mode = WAL');
     db.pragma('synchronous = NORMAL');
     db.pragma('busy_timeout = 5000');

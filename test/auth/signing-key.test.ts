@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
@@ -15,6 +15,7 @@ describe('TokenSigningKey', () => {
 
   it('is made once, in the store: callers racing on a new store, and later ones, get the same key', async () => {
     const store = SqliteStore.open(dataDir);
+    assert.equal(statSync(join(dataDir, 'devconnect.sqlite')).mode & 0o777, 0o600, 'the database that holds it is readable by its owner only');
     try {
       const [first, second] = await Promise.all([TokenSigningKey.load(store), TokenSigningKey.load(store)]);
       assert.equal(second.kid, first.kid);

@@ -220,14 +220,15 @@ export class StandardMethods implements OwnMethods {
   }
 
   /**
-   * AIP-134's update mask: required where the proto says so; where it is optional and left out, the
-   * fields the patch sets; where the request has none (a declarative-friendly full replace), `*`.
+   * AIP-134's update mask: required where the proto says so; where it is optional and left out, or
+   * where the request has none (UpdateInsightsConfig), the fields the patch sets. The cloud keeps
+   * what such a request leaves out: gcloud's `insights-configs update` sends only the fields it
+   * changes, and reads the others back.
    */
   private maskPaths(method: DescMethod, mask: FieldMask | undefined, patch: Message): string[] {
     const field = method.input.fields.find((f) => f.name === 'update_mask');
-    if (!field) return ['*'];
-    if (mask && mask.paths.length > 0) return mask.paths;
-    if (!this.requestSchemaRequires(field)) {
+    if (field && mask && mask.paths.length > 0) return mask.paths;
+    if (!field || !this.requestSchemaRequires(field)) {
       const r = reflect(this.module.schema, patch);
       return this.module.schema.fields
         .filter((f) => r.isSet(f) && !this.schema.has(f, FieldBehavior.OUTPUT_ONLY) && !this.schema.has(f, FieldBehavior.IDENTIFIER))

@@ -11,6 +11,7 @@ import type { OperationsApi } from './operations.js';
 import type { MethodEntry } from './standard-methods.js';
 import { andThen, type MaybePromise } from '../common/maybe-promise.js';
 import { pause } from './pause.js';
+import { checkRequestLimits } from './request-limits.js';
 
 type Implementation = (request: Message, context: CallContext) => MaybePromise<Message>;
 
@@ -73,8 +74,8 @@ export class MethodTable {
   }
 
   /**
-   * Runs a method for an authenticated caller: the OAuth scope first, then the IAM permission on
-   * the resource named in the request, then any injected fault, then the method. One not built yet answers UNIMPLEMENTED.
+   * Runs a method for an authenticated caller: the OAuth scope first, then the request's limits
+   * (request-limits.ts), then the IAM permission on the resource named in the request, then any injected fault, then the method. One not built yet answers UNIMPLEMENTED.
    * Refusals may be thrown synchronously or come as a rejection; callers handle both.
    */
   call(method: DescMethod, request: Message, context: CallContext): MaybePromise<Message> {
@@ -83,6 +84,8 @@ export class MethodTable {
     if (!entry) {
       throw new ApiError(Code.UNIMPLEMENTED, `Method ${method.parent.typeName}.${method.name} is not implemented by devconnect-emulator yet.`);
     }
+    // Checked as a decoding error is, before the permission: the authorizer and the store never see a malformed request.
+    checkRequestLimits(method.input, request);
     if (entry.permission === undefined) return this.invoke(method, entry, request, context);
     const checked = this.authorizer.check(context.principal, entry.permission, entry.resourceOf(request));
     return andThen(checked, () => this.invoke(method, entry, request, context));

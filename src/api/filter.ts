@@ -44,7 +44,7 @@ const FILTER_FIELD = 'filter';
 const COMPARATORS = '=, !=, <, <=, >, >=';
 const FIELD_NAME = /^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$/;
 const INTEGER = /^-?[0-9]+$/;
-const RFC3339 = /^\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d{1,9})?([Zz]|[+-]\d{2}:\d{2})$/;
+const RFC3339 = /^(\d{4})-(\d{2})-(\d{2})[Tt](\d{2}):(\d{2}):(\d{2})(\.\d{1,9})?(?:[Zz]|[+-](\d{2}):(\d{2}))$/;
 /** AIP-160 keywords are upper case; `and` is an ordinary word. */
 const KEYWORDS = new Set(['AND', 'OR', 'NOT']);
 /** Characters that end a bare word (besides whitespace). `-` only matters at the start of a token. */
@@ -242,7 +242,7 @@ class Parser {
         return this.fail(tok.start, `int field '${field}' must be compared with an integer, found ${describe(tok)}`);
       }
       case 'timestamp': {
-        const ms = tok.kind === 'string' && RFC3339.test(tok.value) ? Date.parse(tok.value) : NaN;
+        const ms = tok.kind === 'string' ? rfc3339Ms(tok.value) : NaN;
         if (Number.isFinite(ms)) return ms;
         return this.fail(tok.start, `timestamp field '${field}' must be compared with a quoted RFC 3339 time such as "2026-01-31T12:00:00Z", found ${describe(tok)}`);
       }
@@ -365,8 +365,23 @@ class Parser {
   /** Throws INVALID_ARGUMENT pointing at 0-based `offset`; `hint` follows the snippet. */
   private fail(offset: number, problem: string, hint?: string): never {
     const message = `Invalid filter at position ${offset + 1}: ${problem} in "${snippet(this.text, offset)}"`;
-    throw ApiError.invalidArgument(hint ? `${message}; ${hint}` : message, FILTER_FIELD);
+    throw ApiError.badField(FILTER_FIELD, hint ? `${message}; ${hint}` : message);
   }
+}
+
+/**
+ * A time as RFC 3339 writes it, in epoch milliseconds, or NaN. Each part is checked against the
+ * calendar first: Date.parse would take `2026-02-30` as March 2 and `24:00` as the next day.
+ */
+function rfc3339Ms(text: string): number {
+  const m = RFC3339.exec(text);
+  if (!m) return NaN;
+  const part = (i: number): number => Number(m[i] ?? 0);
+  const [year, month, day] = [part(1), part(2), part(3)];
+  const leap = year % 4 === 0 && (year % 100 !== 0 || year % 400 === 0);
+  const days = [31, leap ? 29 : 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31][month - 1] ?? 0;
+  const valid = day >= 1 && day <= days && part(4) <= 23 && part(5) <= 59 && part(6) <= 59 && part(8) <= 23 && part(9) <= 59;
+  return valid ? Date.parse(text) : NaN;
 }
 
 /** Builds an and/or node, flattening nested nodes of the same kind and unwrapping singletons. */

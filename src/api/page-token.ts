@@ -6,7 +6,7 @@ export const MAX_PAGE_SIZE = 1000;
 
 /** AIP-158: 0 means the default; larger than the maximum is coerced down; negative is an error. */
 export function pageSize(requested: number): number {
-  if (requested < 0) throw ApiError.invalidArgument(`page_size must not be negative (got ${requested}).`, 'page_size');
+  if (requested < 0) throw ApiError.badField('page_size', `page_size must not be negative (got ${requested}).`);
   if (requested === 0) return DEFAULT_PAGE_SIZE;
   return Math.min(requested, MAX_PAGE_SIZE);
 }
@@ -31,14 +31,11 @@ export class PageTokens {
     const expected = Buffer.from(this.sign(payload));
     const given = Buffer.from(signature);
     if (rest.length > 0 || given.length !== expected.length || !timingSafeEqual(given, expected)) {
-      throw ApiError.invalidArgument('page_token is not a token this server issued.', 'page_token');
+      throw ApiError.badField('page_token', 'page_token is not a token this server issued.');
     }
     const body = JSON.parse(Buffer.from(payload, 'base64url').toString('utf8')) as { q: string; c: string };
     if (body.q !== digest(query)) {
-      throw ApiError.invalidArgument(
-        'page_token was issued for a different request: parent, filter and order_by must stay the same between pages.',
-        'page_token',
-      );
+      throw ApiError.badField('page_token', 'page_token was issued for a different request: parent, filter and order_by must stay the same between pages.');
     }
     return body.c;
   }

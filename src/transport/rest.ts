@@ -49,6 +49,11 @@ export class RestTransport {
     // Known once the route is: a request no method serves is reported to no observer.
     let method: DescMethod | undefined;
     try {
+      // node:http parses any `HTTP/d.d` request line; this port speaks HTTP/2 only after its preface.
+      if (req.httpVersionMajor !== 1) {
+        res.shouldKeepAlive = false;
+        throw ApiError.invalidArgument(`The request line claims HTTP/${req.httpVersion}, but it came over HTTP/1.x; HTTP/2 starts with its connection preface (RFC 9113 §3.4).`);
+      }
       if (req.method === 'POST' && this.token && /^\/token(\?|$)/.test(req.url ?? '')) {
         this.serveToken(req, res, this.token).catch((error: unknown) => this.failSafely(res, error));
         return;
@@ -61,7 +66,7 @@ export class RestTransport {
       const found = this.routes.match(httpMethod, path);
       if (!found) throw new ApiError(Code.NOT_FOUND, `No method serves ${httpMethod} ${path}.`, { reason: 'METHOD_NOT_FOUND' });
       method = found.route.method;
-      const reply = this.dispatch(req, res, found, q < 0 ? undefined : new URLSearchParams(target.slice(q + 1)));
+      const reply = this.dispatch(req, res, found, q < 0 ? undefined : queryParameters(target.slice(q + 1)));
       if (!(reply instanceof Promise)) {
         sendEncoded(res, 200, reply);
         return this.ended(method, started, Code.OK, undefined);
@@ -100,7 +105,7 @@ export class RestTransport {
     const principal = this.authenticator.authenticate(req.headers.authorization, req.socket);
     const withBody = hasBody(req);
     if (principal instanceof Promise || withBody) {
-      return Promise.all([principal, withBody ? readBody(req) : '']).then(([who, body]) => this.invoke(found, query, body, who, res));
+      return Promise.all([principal, withBody ? readBody(req) : undefined]).then(([who, body]) => this.invoke(found, query, jsonBody(req, body), who, res));
     }
     return this.invoke(found, query, '', principal, res);
   }
@@ -113,7 +118,7 @@ export class RestTransport {
   }
 
   private async serveToken(req: IncomingMessage, res: ServerResponse, token: NonNullable<RestTransport['token']>): Promise<void> {
-    const answer = await token(req.headers['content-type'], await readBody(req));
+    const answer = await token(req.headers['content-type'], (await readBody(req)).toString('utf8'));
     res.writeHead(answer.status, answer.headers).end(JSON.stringify(answer.body));
   }
 
@@ -128,6 +133,60 @@ export class RestTransport {
     send(res, httpStatusOf(status.code), errorJson(status));
     return status.code;
   }
+}
+
+// Decodes a body strictly: by default TextDecoder (and Buffer) put U+FFFD where the bytes are not
+// UTF-8, which would store a value the client never sent.
+const UTF8 = new TextDecoder('utf-8', { fatal: true });
+
+/**
+ * A REST request body as text. RFC 8259 §8.1 JSON is UTF-8; a body must say it is JSON
+ * (`application/json`, with no parameter but `charset=utf-8`), as Google's front end requires,
+ * and be valid UTF-8. An empty body needs no media type.
+ */
+function jsonBody(req: IncomingMessage, raw: Buffer | undefined): string {
+  if (raw === undefined || raw.length === 0) return '';
+  let text: string;
+  try {
+    text = UTF8.decode(raw);
+  } catch {
+    throw ApiError.invalidArgument('The request body is not valid UTF-8; a JSON body must be encoded in UTF-8 (RFC 8259 §8.1).');
+  }
+  if (text.trim() === '') return text;
+  const problem = mediaTypeProblem(req.headers['content-type']);
+  if (problem) throw ApiError.invalidArgument(`${problem} A request body must be JSON: send it with Content-Type: application/json.`, 'content-type');
+  return text;
+}
+
+/** What is wrong with a body's Content-Type for JSON, or undefined when it is right. */
+function mediaTypeProblem(contentType: string | undefined): string | undefined {
+  if (contentType === undefined || contentType.trim() === '') return 'The request has a body but no Content-Type.';
+  const [type = '', ...parameters] = contentType.split(';').map((part) => part.trim());
+  if (type.toLowerCase() !== 'application/json') return `Content-Type '${contentType.slice(0, 100)}' is not application/json.`;
+  for (const parameter of parameters) {
+    if (parameter === '') continue;
+    const eq = parameter.indexOf('=');
+    const name = parameter.slice(0, eq < 0 ? parameter.length : eq).trim().toLowerCase();
+    const value = eq < 0 ? '' : parameter.slice(eq + 1).trim().replace(/^"(.*)"$/, '$1').toLowerCase();
+    if (name !== 'charset') return `Content-Type parameter '${parameter.slice(0, 100)}' is not accepted; only charset=utf-8 is.`;
+    if (value !== 'utf-8' && value !== 'utf8') return `Content-Type charset '${value.slice(0, 40)}' is not accepted: JSON is UTF-8 (RFC 8259 §8.1).`;
+  }
+  return undefined;
+}
+
+/**
+ * The query string's parameters. URLSearchParams alone would read a percent-encoding that is not
+ * UTF-8 (`%FF`) as U+FFFD, a value the client never sent: such a query is refused instead.
+ */
+function queryParameters(query: string): URLSearchParams {
+  for (const pair of query.split('&')) {
+    try {
+      decodeURIComponent(pair.replaceAll('+', ' '));
+    } catch {
+      throw ApiError.invalidArgument(`The query string has an invalid percent-encoding (not UTF-8): '${pair.slice(0, 100)}'.`);
+    }
+  }
+  return new URLSearchParams(query);
 }
 
 /** Whether the request announces a body (RFC 9112 §6.3); without one there is nothing to read. */
@@ -190,7 +249,7 @@ function encodedText(text: string): Encoded {
   return { text, bytes: Buffer.byteLength(text) };
 }
 
-function readBody(req: IncomingMessage): Promise<string> {
+function readBody(req: IncomingMessage): Promise<Buffer> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;
@@ -204,7 +263,7 @@ function readBody(req: IncomingMessage): Promise<string> {
       }
       chunks.push(chunk);
     });
-    req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
+    req.on('end', () => resolve(Buffer.concat(chunks)));
     // The request stream fails only when its connection does: the client went away mid-body.
     req.on('error', (error) => reject(new ClientCancelled('The client closed the connection before sending the whole request body.', error)));
   });

@@ -127,7 +127,7 @@ function fieldByName(message: DescMessage, name: string, parameter = name): Desc
   return field;
 }
 
-function setPath(json: JsonObject, message: DescMessage, path: string[], value: string, fromUrlPath: boolean): void {
+function setPath(json: JsonObject, message: DescMessage, path: string[], value: string, fromUrlPath: boolean, protoPrefix = ''): void {
   const [head = '', ...rest] = path;
   const field = fieldByName(message, head, path.join('.'));
   if (rest.length > 0) {
@@ -137,12 +137,17 @@ function setPath(json: JsonObject, message: DescMessage, path: string[], value: 
     const child = json[field.jsonName] ?? {};
     const object = asObject(child, `Field '${head}'`);
     json[field.jsonName] = object;
-    setPath(object, field.message, rest, value, fromUrlPath);
+    setPath(object, field.message, rest, value, fromUrlPath, `${protoPrefix}${field.name}.`);
     return;
   }
   const existing = json[field.jsonName];
   if (fromUrlPath && existing !== undefined && existing !== value) {
     throw ApiError.invalidArgument(`Field '${head}' is bound by the URL path and must not be set in the request body.`, head);
+  }
+  // Only a repeated field takes a parameter more than once; Google's front end refuses the rest
+  // rather than keep the first or the last value.
+  if (!fromUrlPath && existing !== undefined && field.fieldKind !== 'list') {
+    throw ApiError.badField(`${protoPrefix}${field.name}`, `Parameter '${protoPrefix}${field.name}' is given more than once, but it is not a repeated field.`);
   }
   const converted = scalarFromString(field, value);
   if (field.fieldKind === 'list') {
@@ -166,5 +171,27 @@ function scalarFromString(field: DescField, value: string): JsonValue {
   }
   const isEnum = field.fieldKind === 'enum' || (field.fieldKind === 'list' && field.listKind === 'enum');
   if (isEnum && /^-?\d+$/.test(value)) return Number(value);
+  // The JSON mapping would also read `0x10`, `1e3`, `+5` and `1.0` as integers: a query parameter is
+  // a decimal number, as Google's front end reads it.
+  if (scalar !== undefined && INTEGER_TYPES.has(scalar) && !/^-?\d+$/.test(value)) {
+    throw ApiError.badField(field.name, `Parameter '${field.name}' must be a decimal integer (got '${value.slice(0, 40)}').`);
+  }
+  if ((scalar === ScalarType.DOUBLE || scalar === ScalarType.FLOAT) && !DECIMAL.test(value)) {
+    throw ApiError.badField(field.name, `Parameter '${field.name}' must be a decimal number (got '${value.slice(0, 40)}').`);
+  }
   return value;
 }
+
+const INTEGER_TYPES: ReadonlySet<ScalarType> = new Set([
+  ScalarType.INT32,
+  ScalarType.INT64,
+  ScalarType.UINT32,
+  ScalarType.UINT64,
+  ScalarType.SINT32,
+  ScalarType.SINT64,
+  ScalarType.FIXED32,
+  ScalarType.FIXED64,
+  ScalarType.SFIXED32,
+  ScalarType.SFIXED64,
+]);
+const DECIMAL = /^-?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$/;

@@ -101,7 +101,10 @@ for (const auth of ['none', 'jwt'] as const) {
     test('connections create, list, describe, update, delete; operations wait and list --filter', async () => {
       const created = ok(await dc('connections', 'create', 'c1', ...LOCATION, '--github-config-app', 'developer-connect'));
       // The command's format: installation stage, message and action URI, one a line.
-      assert.match(created.stdout, /^PENDING_USER_OAUTH\nPlease authorize Developer Connect to access your GitHub account.*\n\n$/);
+      assert.match(
+        created.stdout,
+        new RegExp(`^PENDING_USER_OAUTH\nPlease authorize Developer Connect to access your GitHub account.*\nhttp://127\\.0\\.0\\.1:\\d+/console/${PARENT}/connections/c1\n$`),
+      );
       assert.match(created.stderr, /Created connection \[c1\]\./);
 
       const [listed, described, again, createOp] = await Promise.all([

@@ -201,6 +201,7 @@ describe('operations over REST, with instant operations', () => {
     await untilDone(server.url, op.name as string);
     const text = await rest(server.url, 'GET', `/v1/${PARENT}/connections/enum-int`);
     assert.equal((text.body.installationState as Json).stage, 'PENDING_USER_OAUTH');
+    assert.equal((text.body.installationState as Json).actionUri, `${server.url}/console/${PARENT}/connections/enum-int`, 'the link to follow: its console page');
     const ints = await rest(server.url, 'GET', `/v1/${PARENT}/connections/enum-int?$alt=json%3Benum-encoding%3Dint`);
     assert.equal((ints.body.installationState as Json).stage, 2);
   });

@@ -41,8 +41,8 @@ export const connections = defineResource({
       }
       checkSecretVersions(ConnectionSchema, connection, field);
     },
-    derive(connection) {
-      connection.installationState = installationState(connection);
+    derive(connection, { publicUrl }) {
+      connection.installationState = installationState(connection, publicUrl);
     },
   },
   custom: providerMethods,
@@ -52,9 +52,11 @@ export const connections = defineResource({
  * Where the connection stands in its provider's set-up, as Developer Connect reports it: a GitHub
  * connection needs a user's OAuth authorization (an authorizer credential) and then the app's
  * installation (an installation id); a GitHub Enterprise one needs its app installed. Providers
- * configured with tokens are complete once created.
+ * configured with tokens are complete once created. While a step is pending, `action_uri` is the
+ * "link to follow for next action": in the cloud, GitHub's; here no GitHub is reached, so it is the
+ * connection's page in this server's console, which shows the message and the update to make.
  */
-function installationState(connection: Connection) {
+function installationState(connection: Connection, publicUrl: string) {
   const config = connection.connectionConfig;
   let stage = InstallationState_Stage.COMPLETE;
   let message = '';
@@ -70,5 +72,6 @@ function installationState(connection: Connection) {
     stage = InstallationState_Stage.PENDING_INSTALL_APP;
     message = 'Please install your GitHub Enterprise app on your organization, then set github_enterprise_config.app_installation_id.';
   }
-  return create(InstallationStateSchema, { stage, message });
+  const actionUri = stage === InstallationState_Stage.COMPLETE ? '' : `${publicUrl}/console/${connection.name}`;
+  return create(InstallationStateSchema, { stage, message, actionUri });
 }

@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { Command } from 'commander';
 import { canonicalMember } from '../iam/policy.js';
+import { callServer, ServerError, type ServerOptions as Server } from './rest-client.js';
 
 /** google.iam.v1.Policy in its JSON form, as the server sends it. */
 interface PolicyJson {
@@ -9,9 +10,7 @@ interface PolicyJson {
   etag?: string;
 }
 
-interface ServerOptions {
-  server: string;
-  token?: string;
+interface ServerOptions extends Server {
   project: string;
 }
 
@@ -20,34 +19,7 @@ const ATTEMPTS = 5;
 
 /** One IAMPolicy call over REST, at Resource Manager v1's paths; a non-2xx answer throws its google.rpc.Status message. */
 async function call(options: ServerOptions, verb: 'getIamPolicy' | 'setIamPolicy', body: object): Promise<PolicyJson> {
-  const url = `${options.server.replace(/\/+$/, '')}/v1/projects/${encodeURIComponent(options.project)}:${verb}`;
-  const headers: Record<string, string> = { 'content-type': 'application/json' };
-  const token = options.token ?? process.env.DEVCONNECT_TOKEN;
-  if (token) headers.authorization = `Bearer ${token}`;
-  let response: Response;
-  try {
-    response = await fetch(url, { method: 'POST', headers, body: JSON.stringify(body) });
-  } catch (error) {
-    throw new Error(`cannot reach ${options.server}: ${(error as Error & { cause?: Error }).cause?.message ?? (error as Error).message}`, { cause: error });
-  }
-  const text = await response.text();
-  let json: { error?: { status?: string; message?: string } } & PolicyJson;
-  try {
-    json = JSON.parse(text) as typeof json;
-  } catch {
-    throw new Error(`${verb} answered HTTP ${response.status} with a body that is not JSON: ${text.slice(0, 200)}`);
-  }
-  if (!response.ok) throw new ServerError(json.error?.status ?? `HTTP ${response.status}`, json.error?.message ?? text);
-  return json;
-}
-
-class ServerError extends Error {
-  constructor(
-    readonly status: string,
-    message: string,
-  ) {
-    super(`${status}: ${message}`);
-  }
+  return (await callServer(options, 'POST', `/v1/projects/${encodeURIComponent(options.project)}:${verb}`, body)) as PolicyJson;
 }
 
 /**

@@ -1,5 +1,6 @@
 #!/usr/bin/env node
 import { Command } from 'commander';
+import { developerConnectCommand } from './developer-connect.js';
 import { faultsCommand } from './faults.js';
 import { fixturesCommand } from './fixtures.js';
 import { gcloudConfigCommand } from './gcloud-config.js';
@@ -16,7 +17,8 @@ const program = new Command('devconnect-emulator')
   .addCommand(iamCommand())
   .addCommand(fixturesCommand())
   .addCommand(faultsCommand())
-  .addCommand(gcloudConfigCommand());
+  .addCommand(gcloudConfigCommand())
+  .addCommand(developerConnectCommand());
 
 program.parseAsync(process.argv).catch((error: unknown) => {
   process.stderr.write(`devconnect-emulator: ${(error as Error).message}\n`);

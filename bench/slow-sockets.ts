@@ -3,19 +3,22 @@
  *
  *   node --import tsx bench/slow-sockets.ts [--sockets 500] [--seconds 5] [--rounds 2] [--idle-timeout 5s]
  *
- * The emulator runs from src/ in a child process. A real client calls GetOperation in a loop, one
- * call at a time, over REST on a keep-alive connection, over REST on a new connection per call,
- * and over gRPC; its latencies are taken without and with the flood, rounds interleaved. The flood
- * keeps `--sockets` connections open, each sending a byte or a frame every second and replaced
- * when the server closes it: a third trickle the HTTP/2 preface (never enough to tell the protocol),
- * a third an HTTP/1.1 header block, a third are HTTP/2 connections that only send PINGs.
- * A second child with --max-connections below the flood shows what the limit does: the clients
- * connected before the flood are still served, and new connections are refused at once.
+ * The emulator runs from src/ in a child process, the flood in another (so that its sockets do not
+ * compete with the measuring client for this process's CPU). A real client calls GetOperation in a
+ * loop, one call at a time, over REST on a keep-alive connection, over REST on a new connection per
+ * call, and over gRPC; its latencies are taken without and with the flood, rounds interleaved. The
+ * flood keeps `--sockets` connections open, each sending a byte or a frame every second and
+ * replaced a second after the server closes it: a third trickle the HTTP/2 preface (never enough to
+ * tell the protocol), a third an HTTP/1.1 header block, a third are HTTP/2 connections that only
+ * send PINGs. A second emulator, with --max-connections half the flood, shows what the limit does:
+ * the clients connected before the flood are still served, and new connections compete with the
+ * flood's for the slots the idle timeout frees; those that find none are closed at once.
  */
 import { connect as connectHttp2, type ClientHttp2Session } from 'node:http2';
 import { connect as connectTcp, type Socket } from 'node:net';
 import { readdirSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
+import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { create, fromBinary, toBinary } from '@bufbuild/protobuf';
 import * as grpc from '@grpc/grpc-js';
@@ -27,6 +30,7 @@ import { fmt, log, median, percentile, sleep, table } from './stats.js';
 
 const { values: args } = parseArgs({
   options: {
+    flood: { type: 'string' },
     sockets: { type: 'string', default: '500' },
     seconds: { type: 'string', default: '5' },
     rounds: { type: 'string', default: '2' },
@@ -48,7 +52,7 @@ async function startEmulator(extraFlags: string[]): Promise<Emulator> {
     `emulator ${extraFlags.join(' ')}`,
     process.execPath,
     ['--import', 'tsx', 'src/cli/main.ts', 'serve', '--port', '0', '--data-dir', tempDir('devconnect-slow-'), '--auth', 'none', '--log-level', 'warn', ...extraFlags],
-    { ready: /http:\/\/[^\s)]+/ },
+    { ready: /http:\/\/[^\s)]+/, timeoutMs: 90_000 }, // tsx compiles src/ first
   );
   return { ...child, url: child.ready, port: Number(new URL(child.ready).port) };
 }
@@ -114,6 +118,26 @@ class SlowFlood {
     this.stopped = true;
     for (const connection of this.live) connection.destroy();
   }
+}
+
+/** The flood in a process of its own: told to stop on its stdin, it prints how many of its sockets the server closed. */
+async function startFlood(port: number): Promise<{ stop(): Promise<number> }> {
+  const child = await spawnChild('flood', process.execPath, ['--import', 'tsx', fileURLToPath(import.meta.url), '--flood', String(port), '--sockets', String(SOCKETS)], {
+    ready: /flood ready/,
+    timeoutMs: 60_000,
+    stdin: true,
+  });
+  let out = '';
+  child.process.stdout?.on('data', (chunk: Buffer) => (out += chunk.toString()));
+  await sleep(1_500); // every slow socket connected and trickling
+  return {
+    stop: async () => {
+      const exited = new Promise((resolve) => child.process.once('exit', resolve));
+      child.process.stdin?.end('stop\n');
+      await exited;
+      return Number(/closed (\d+)/.exec(out)?.[1] ?? NaN);
+    },
+  };
 }
 
 type Probe = () => Promise<void>;
@@ -207,8 +231,7 @@ async function underTheLimit(): Promise<void> {
   let closed = 0;
   for (let round = 0; round < ROUNDS; round++) {
     for (const condition of ['no flood', `${SOCKETS} slow sockets`]) {
-      const flood = condition === 'no flood' ? undefined : new SlowFlood(emulator.port, SOCKETS);
-      if (flood) await sleep(1_500); // every slow socket connected and trickling
+      const flood = condition === 'no flood' ? undefined : await startFlood(emulator.port);
       for (const [name, probe] of Object.entries(calls)) {
         const { latencies, errors, firstError } = await sample(probe, SECONDS);
         const row = results.get(`${name}|${condition}`) ?? { probe: name, condition, latencies: [], errors: 0 };
@@ -219,8 +242,7 @@ async function underTheLimit(): Promise<void> {
       }
       if (flood) {
         fds[`with the flood, round ${round + 1}`] = descriptorsOf(emulator.pid);
-        closed += flood.closedByServer;
-        flood.stop();
+        closed += await flood.stop();
       }
     }
   }
@@ -232,6 +254,20 @@ async function underTheLimit(): Promise<void> {
   await emulator.stop();
 }
 
+/** A new connection while the slots are full: answered, or closed by the server without a byte (and how soon). */
+function tryNewConnection(port: number): Promise<{ answered: boolean; ms: number }> {
+  const start = performance.now();
+  return new Promise((resolve) => {
+    const socket = connectTcp(port, '127.0.0.1', () => socket.write(`GET /v1/${PARENT}/operations HTTP/1.1\r\nHost: localhost\r\n\r\n`));
+    socket.on('error', () => {});
+    socket.once('data', () => {
+      resolve({ answered: true, ms: performance.now() - start });
+      socket.destroy();
+    });
+    socket.once('close', () => resolve({ answered: false, ms: performance.now() - start }));
+  });
+}
+
 /** Beyond the limit: the clients connected before the flood, and new connections while it lasts. */
 async function beyondTheLimit(): Promise<void> {
   const limit = Math.floor(SOCKETS / 2);
@@ -240,28 +276,44 @@ async function beyondTheLimit(): Promise<void> {
   const calls = probes(emulator, operation);
   const keepAliveProbe = calls['REST, keep-alive'] as Probe;
   const grpcProbe = calls.gRPC as Probe;
-  await keepAliveProbe(); // connected before the flood
-  await grpcProbe();
-  const flood = new SlowFlood(emulator.port, SOCKETS);
-  await sleep(1_500);
+  // Connected before the flood, and kept busy while it starts: an idle one would be closed, and
+  // could not come back while the flood holds every slot.
+  const busy = setInterval(() => void Promise.allSettled([keepAliveProbe(), grpcProbe()]), 1_000);
+  await Promise.all([keepAliveProbe(), grpcProbe()]);
+  const flood = await startFlood(emulator.port).finally(() => clearInterval(busy));
+  const condition = `${SOCKETS} slow sockets, --max-connections ${limit}`;
   const results: Row[] = [];
-  for (const [name, probe] of [['REST, keep-alive (connected before)', keepAliveProbe], ['gRPC (connected before)', grpcProbe], ['REST, new connection', calls['REST, new connection'] as Probe]] as const) {
+  for (const [name, probe] of [['REST, keep-alive (connected before)', keepAliveProbe], ['gRPC (connected before)', grpcProbe]] as const) {
     const { latencies, errors, firstError } = await sample(probe, SECONDS);
-    results.push({ probe: name, condition: `${SOCKETS} slow sockets, --max-connections ${limit}`, latencies, errors, firstError });
+    results.push({ probe: name, condition, latencies, errors, firstError });
   }
-  const refusedAt = performance.now();
-  const refused = await new Promise<number>((resolve) => {
-    const socket = connectTcp(emulator.port, '127.0.0.1');
-    socket.on('error', () => {});
-    socket.once('close', () => resolve(performance.now() - refusedAt));
-  });
-  flood.stop();
+  const attempts: { answered: boolean; ms: number }[] = [];
+  for (let i = 0; i < 50; i++) attempts.push(await tryNewConnection(emulator.port));
+  await flood.stop();
+  const refused = attempts.filter((a) => !a.answered).map((a) => a.ms);
   log(`\nWith the connections full (--max-connections ${limit}, ${SOCKETS} slow sockets):`);
   log(table(['probe', 'condition', 'calls', 'median ms', 'p99 ms', 'errors'], rows(results)));
-  log(`a new connection was closed by the server ${fmt(refused, 1)} ms after it was opened`);
+  log(
+    `new connections: ${attempts.length - refused.length} of ${attempts.length} answered; ` +
+      `${refused.length} closed by the server without a byte, after ${fmt(median(refused), 1)} ms (median), ${fmt(Math.max(...refused), 1)} ms at most`,
+  );
   await emulator.stop();
 }
 
-await underTheLimit();
-await beyondTheLimit();
-process.exit(0);
+/** The flood process: keeps the sockets until its stdin ends, then says how many the server closed. */
+function runFlood(port: number): void {
+  const flood = new SlowFlood(port, SOCKETS);
+  process.stdout.write('flood ready\n');
+  process.stdin.resume().once('end', () => {
+    flood.stop();
+    process.stdout.write(`closed ${flood.closedByServer}\n`, () => process.exit(0));
+  });
+}
+
+if (args.flood !== undefined) {
+  runFlood(Number(args.flood));
+} else {
+  await underTheLimit();
+  await beyondTheLimit();
+  process.exit(0);
+}

@@ -63,6 +63,13 @@ function positiveInteger(text: string): number {
   return n;
 }
 
+/** A duration above 0: with none, stalled sockets would never be closed. */
+function idleTimeout(text: string): number {
+  const ms = durationOption(text);
+  if (ms === 0) throw new InvalidArgumentError('expected a duration above 0, such as 30s: without one, stalled sockets would never be closed.');
+  return ms;
+}
+
 function collect(text: string, previous: string[]): string[] {
   return [...previous, text];
 }
@@ -93,7 +100,7 @@ export function serveCommand(): Command {
     .option('--tls-cert <file>', 'PEM certificate chain: also accept TLS on the same port (gRPC clients send credentials only over TLS)')
     .option('--tls-key <file>', 'PEM private key of --tls-cert')
     .option('--metrics-port <port>', 'also serve /metrics, /healthz and /readyz on this port of --host; under --auth jwt, /metrics is served here only', port)
-    .option('--idle-timeout <duration>', 'close a connection silent this long, one this slow to send its request headers or HTTP/2 handshake, and one with no call in progress for this long (a long WaitOperation is a call in progress)', durationOption, 30_000)
+    .option('--idle-timeout <duration>', 'close a connection silent this long, one this slow to send its request headers or HTTP/2 handshake, and one with no call in progress for this long (a long WaitOperation is a call in progress)', idleTimeout, 30_000)
     .option('--max-connections <n>', 'connections open at once; beyond it, new ones are closed as they arrive', positiveInteger, 1024)
     .addOption(new Option('--log-level <level>', 'log level').choices(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'))
     .action(async (opts: ServeFlags) => {

@@ -1,14 +1,17 @@
 import assert from 'node:assert/strict';
-import { readdirSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { request as httpRequest, type IncomingMessage, type ServerResponse } from 'node:http';
 import { connect as connectHttp2, constants as http2 } from 'node:http2';
 import { connect as connectTcp, type Socket } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { create, fromBinary, toBinary } from '@bufbuild/protobuf';
 import { anyPack, EmptySchema } from '@bufbuild/protobuf/wkt';
 import * as grpc from '@grpc/grpc-js';
 import { OperationSchema, WaitOperationRequestSchema, type Operation } from '../../src/gen/google/longrunning/operations_pb.js';
 import { DualProtocolListener } from '../../src/transport/listener.js';
+import { killProcess, serveProcess } from '../support/server-process.js';
 import { PARENT, rest, startTestServer, type TestServer } from '../support/server.js';
 
 const IDLE_MS = 500;
@@ -349,5 +352,35 @@ describe('--max-connections', () => {
     } finally {
       client.close();
     }
+  });
+});
+
+describe('serve --idle-timeout and --max-connections', () => {
+  const dataDir = mkdtempSync(join(tmpdir(), 'devconnect-idle-'));
+  after(() => rmSync(dataDir, { recursive: true, force: true }));
+
+  test('reach the listener of a server started from the command line', { timeout: 90_000 }, async () => {
+    const server = await serveProcess(['--auth', 'none', '--data-dir', dataDir, '--idle-timeout', `${IDLE_MS}ms`, '--max-connections', '1']);
+    try {
+      const port = Number(new URL(server.url).port);
+      const silent = untilServerCloses(port, () => {}, IDLE_MS + SLACK_MS);
+      const [opened, { at }] = await Promise.all([silent.opened, silent.closed]);
+      assert.ok(at - opened >= IDLE_MS * 0.9, `closed after ${Math.round(at - opened)} ms`);
+      // Answered, so surely accepted and counted by the server.
+      let answered = (): void => {};
+      const held = untilServerCloses(port, (socket) => socket.once('data', () => answered()).write(`${GET_LOCATIONS}\r\n`), IDLE_MS + SLACK_MS);
+      await new Promise<void>((resolve) => (answered = resolve));
+      const beyond = untilServerCloses(port, () => {}, IDLE_MS + SLACK_MS);
+      const [beyondOpened, beyondClosed] = await Promise.all([beyond.opened, beyond.closed]);
+      assert.ok(beyondClosed.at - beyondOpened < IDLE_MS / 2, `the second connection was closed after ${Math.round(beyondClosed.at - beyondOpened)} ms`);
+      await held.closed;
+    } finally {
+      await killProcess(server, 'SIGTERM');
+    }
+  });
+
+  test('refuse values that would disable them', { timeout: 90_000 }, async () => {
+    await assert.rejects(serveProcess(['--auth', 'none', '--data-dir', dataDir, '--idle-timeout', '0s']), /--idle-timeout.*above 0/);
+    await assert.rejects(serveProcess(['--auth', 'none', '--data-dir', dataDir, '--max-connections', '0']), /--max-connections.*positive whole number/);
   });
 });

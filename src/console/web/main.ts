@@ -4,6 +4,7 @@ import { LiveOperations } from './live.js';
 import { BASE, parseRoute, paths, type Route } from './routes.js';
 import { COLLECTIONS, TOP_LEVEL } from './views/collections.js';
 import { NotFoundPage, type Ctx, type Page } from './views/common.js';
+import { FaultsPage } from './views/faults.js';
 import { IamPage } from './views/iam.js';
 import { LoginPage } from './views/login.js';
 import { OperationPage } from './views/operation.js';
@@ -138,6 +139,8 @@ class App implements Ctx {
       case 'iam':
         this.lastLocation = locationOf(route.project);
         return new IamPage(this, route.project, this.lastLocation?.location);
+      case 'faults':
+        return new FaultsPage(this, this.lastLocation);
       case 'not-found':
         return new NotFoundPage(route.path);
     }
@@ -187,7 +190,7 @@ class App implements Ctx {
 
   private header(): TemplateResult {
     const r = this.route;
-    const scope = 'location' in r ? { project: r.project, location: r.location } : r.page === 'iam' ? this.lastLocation : undefined;
+    const scope = 'location' in r ? { project: r.project, location: r.location } : r.page === 'iam' || r.page === 'faults' ? this.lastLocation : undefined;
     const project = 'project' in r ? r.project : undefined;
     const here = location.pathname;
     const link = (href: string, label: string) => html`<li><a href=${href} aria-current=${here === href.split('?')[0] ? 'page' : 'false'}>${label}</a></li>`;
@@ -199,6 +202,7 @@ class App implements Ctx {
             ${link(paths.operations(scope.project, scope.location), 'Operations')}
             ${TOP_LEVEL.map((c) => link(`${paths.location(scope.project, scope.location)}/${c}`, COLLECTIONS[c]?.title ?? c))}
             ${link(paths.iam(scope.project), 'IAM')}
+            ${link(paths.faults(), 'Fault rules')}
           </ul></nav>`
         : nothing}
       <span class="who">

@@ -6,6 +6,8 @@ export type Route =
   /** A collection (odd number of segments after the location) or one resource (even), e.g. connections/c1/gitRepositoryLinks. */
   | { page: 'resources'; project: string; location: string; segments: string[] }
   | { page: 'iam'; project: string }
+  /** The server's fault rules (not a project's: they act on every call). */
+  | { page: 'faults' }
   | { page: 'not-found'; path: string };
 
 export const BASE = '/console';
@@ -18,6 +20,7 @@ export function parseRoute(pathname: string, search: string): Route {
   if (parts.some((p) => !ID.test(p))) return { page: 'not-found', path: pathname };
   const [projects, project, locations, location, collection, ...more] = parts;
   if (parts.length === 0) return { page: 'picker' };
+  if (parts.length === 1 && projects === 'faults') return { page: 'faults' };
   if (projects !== 'projects' || project === undefined) return { page: 'not-found', path: pathname };
   if (locations === undefined) return { page: 'picker', project };
   if (locations === 'iam' && parts.length === 3) return { page: 'iam', project };
@@ -39,4 +42,5 @@ export const paths = {
   /** The console page of a resource or operation name (`projects/p/locations/l/...`), if it has one. */
   ofName: (name: string) => (/^projects\/[^/]+\/locations\/[^/]+\/.+/.test(name) ? `${BASE}/${name}` : undefined),
   iam: (project: string) => `${BASE}/projects/${project}/iam`,
+  faults: () => `${BASE}/faults`,
 };

@@ -58,6 +58,7 @@ export class PickerPage implements Page {
         ? html`<h2>Recent projects</h2>
             <ul class="cards">${recent.map((p) => html`<li><a href=${paths.picker(p)}>${p}</a></li>`)}</ul>`
         : nothing}
+      <p><a href=${paths.faults()}>Fault rules of this server</a></p>
       ${this.project !== undefined && this.locations ? this.locationList(this.project, this.locations) : nothing}`;
   }
 

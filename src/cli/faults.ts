@@ -1,33 +1,11 @@
 import { readFileSync } from 'node:fs';
 import { Command } from 'commander';
 import { parse } from 'yaml';
-
-interface ServerOptions {
-  server: string;
-  token?: string;
-}
+import { callServer, type ServerOptions } from './rest-client.js';
 
 /** One call of the server's fault-rules API (`/emulator/v1/faults`); a non-2xx answer throws its google.rpc.Status. */
-async function call(options: ServerOptions, method: 'GET' | 'POST' | 'DELETE', path: string, body?: unknown): Promise<unknown> {
-  const url = `${options.server.replace(/\/+$/, '')}/emulator/v1/faults${path}`;
-  const headers: Record<string, string> = body === undefined ? {} : { 'content-type': 'application/json' };
-  const token = options.token ?? process.env.DEVCONNECT_TOKEN;
-  if (token) headers.authorization = `Bearer ${token}`;
-  let response: Response;
-  try {
-    response = await fetch(url, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
-  } catch (error) {
-    throw new Error(`cannot reach ${options.server}: ${(error as Error & { cause?: Error }).cause?.message ?? (error as Error).message}`, { cause: error });
-  }
-  const text = await response.text();
-  let json: { error?: { status?: string; message?: string } };
-  try {
-    json = JSON.parse(text) as typeof json;
-  } catch {
-    throw new Error(`${method} ${url} answered HTTP ${response.status} with a body that is not JSON: ${text.slice(0, 200)}`);
-  }
-  if (!response.ok) throw new Error(`${method} ${url}: ${json.error?.status ?? `HTTP ${response.status}`}: ${json.error?.message ?? text}`);
-  return json;
+function call(options: ServerOptions, method: 'GET' | 'POST' | 'DELETE', path: string, body?: unknown): Promise<unknown> {
+  return callServer(options, method, `/emulator/v1/faults${path}`, body);
 }
 
 /** The rules to add: the argument (JSON), or the file (JSON or YAML: one rule, a list, or {"faults": [...]}). */

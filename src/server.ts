@@ -159,22 +159,28 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     auth.authorizer,
     faults,
   );
-  if (options.fixturesFile) log.info({ loaded: await loadFixtures(store, RESOURCES, options.fixturesFile) }, 'loaded fixtures');
   const recovered = await engine.recover();
   if (recovered.resumed + recovered.failed > 0) log.info(recovered, 'recovered unfinished operations');
 
   const { server: grpcServer, setServing } = createGrpcServer(services, methods, auth.authenticator, log.child({ component: 'grpc' }), metrics, limits);
   // Assertions are accepted for any audience ending in /token: the server's own URL is not known before it listens.
-  const tokenEndpoint = new TokenEndpoint({ store, signingKey });
+  const tokenEndpoint = new TokenEndpoint({ store, signingKey, countDenial: metrics.countDenial });
   const rest = new RestTransport(services, methods, auth.authenticator, log.child({ component: 'rest' }), tokenEndpoint.handle, metrics);
   const gitProxy = new GitProxy({
     tokens: gitTokens,
     lookup: (link) => linkWithConnection(store, link),
     secret: (version, field, resource) => secrets.value(version, field, resource),
     log: log.child({ component: 'git-proxy' }),
+    countDenial: metrics.countDenial,
   });
   const authorizePage = new AuthorizePage(oauth);
-  const faultsEndpoint = new FaultsEndpoint({ rules: faults, authenticator: auth.authenticator, authorizer: auth.authorizer, log: log.child({ component: 'faults' }) });
+  const faultsEndpoint = new FaultsEndpoint({
+    rules: faults,
+    authenticator: auth.authenticator,
+    authorizer: auth.authorizer,
+    log: log.child({ component: 'faults' }),
+    countDenial: metrics.countDenial,
+  });
   const consoleRoutes = new ConsoleRoutes({
     auth: options.auth ?? 'jwt',
     engine,
@@ -184,6 +190,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     owner: auth.owner === undefined ? undefined : { member: auth.owner, signingKey },
     publicUrl: () => publicUrl,
     log: log.child({ component: 'console' }),
+    countDenial: metrics.countDenial,
   });
   // gRPC health follows /readyz. The probe reads the unique index of operations for a name no
   // operation has: one lookup, and it needs the database.
@@ -205,6 +212,21 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   const address = await listener.listen(options.host, options.port);
   const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
   publicUrl ||= `http://${host}:${address.port}`;
+  // Fixtures load once the server's URL is known: the fields derived from it (a connection's action URI) are stored.
+  if (options.fixturesFile) {
+    const file = options.fixturesFile;
+    log.info(
+      {
+        loaded: await loadFixtures(store, RESOURCES, file, publicUrl).catch(async (error: unknown) => {
+          await listener.close(0);
+          await engine.stop();
+          await store.close();
+          throw error;
+        }),
+      },
+      'loaded fixtures',
+    );
+  }
   const metricsListener =
     options.metricsPort === undefined
       ? undefined

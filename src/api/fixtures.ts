@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { fromJson, toBinary, type JsonValue, type Message } from '@bufbuild/protobuf';
+import { clone, fromJson, isFieldSet, toBinary, type JsonValue, type Message } from '@bufbuild/protobuf';
 import { timestampNow } from '@bufbuild/protobuf/wkt';
 import { randomUUID } from 'node:crypto';
 import { parseByPattern } from '../common/names.js';
@@ -17,9 +17,15 @@ import { ResourceSchema } from './resource-schema.js';
  * (DeploymentEvents come from running workloads in the cloud), and how a test starts from known
  * state. Parents are loaded before children (the order of `modules`); loading again replaces
  * what is there. Server-kept fields a resource leaves out (create and update time, uid, etag) are
- * set. Throws with the collection, position and reason of the first entry that is wrong.
+ * set, and so are the fields its module derives (a connection's installation_state), as a create
+ * through the API would set them; `publicUrl` is the server's, for the URIs among them. Throws with the collection, position and reason of the first entry that is wrong.
  */
-export async function loadFixtures(store: Pick<ResourceStore, 'applyResourceChange'>, modules: readonly ResourceModule[], file: string): Promise<Record<string, number>> {
+export async function loadFixtures(
+  store: Pick<ResourceStore, 'applyResourceChange' | 'getResource'>,
+  modules: readonly ResourceModule[],
+  file: string,
+  publicUrl: string,
+): Promise<Record<string, number>> {
   let parsed: unknown;
   try {
     parsed = JSON.parse(readFileSync(file, 'utf8'));
@@ -58,6 +64,7 @@ export async function loadFixtures(store: Pick<ResourceStore, 'applyResourceChan
       if (schema.field('uid') && !fields.uid) fields.uid = randomUUID();
       if (schema.field('etag') && !fields.etag) fields.etag = randomUUID().replaceAll('-', '').slice(0, 16);
       const parent = name.split('/').slice(0, -2).join('/');
+      await deriveUnset(module, message, parent, publicUrl, store);
       const require: Precondition[] = parent.split('/').length > 4 ? [{ kind: 'parent-exists', name: parent }] : [];
       try {
         await store.applyResourceChange({
@@ -71,4 +78,18 @@ export async function loadFixtures(store: Pick<ResourceStore, 'applyResourceChan
     counts[plural] = entries.length;
   }
   return counts;
+}
+
+/** Sets the fields `module` derives that the fixture left unset; a value the fixture gives is kept. */
+async function deriveUnset(module: ResourceModule, message: Message, parent: string, publicUrl: string, store: Pick<ResourceStore, 'getResource'>): Promise<void> {
+  const derive = module.hooks?.derive;
+  if (!derive) return;
+  const derived = clone(module.schema, message);
+  derive(derived as never, { parent: parent.split('/').length > 4 ? await store.getResource(parent) : undefined, publicUrl });
+  const target = message as unknown as Record<string, unknown>;
+  const source = derived as unknown as Record<string, unknown>;
+  for (const member of module.schema.members) {
+    const unset = member.kind === 'oneof' ? (target[member.localName] as { case?: string }).case === undefined : !isFieldSet(message, member);
+    if (unset) target[member.localName] = source[member.localName];
+  }
 }

@@ -12,8 +12,9 @@ export function fixturesCommand(): Command {
       .argument('<file>', 'the fixture file')
       .option('--data-dir <dir>', "the server's data directory", './.devconnect-emulator')
       .addOption(databaseUrlOption())
-      .action(async (file: string, opts: StoreLocation) => {
-        const counts = await withStore(opts, (store) => loadFixtures(store, RESOURCES, file));
+      .option('--public-url <url>', "the server's base URL, for the URIs of fields the server derives (a connection's installation_state.action_uri)", 'http://127.0.0.1:8080')
+      .action(async (file: string, opts: StoreLocation & { publicUrl: string }) => {
+        const counts = await withStore(opts, (store) => loadFixtures(store, RESOURCES, file, opts.publicUrl));
         const into = opts.databaseUrl ? 'the PostgreSQL database' : opts.dataDir;
         process.stdout.write(`Loaded ${Object.entries(counts).map(([c, n]) => `${n} ${c}`).join(', ') || 'nothing'} into ${into}.\n`);
       }),

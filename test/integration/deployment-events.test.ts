@@ -39,6 +39,10 @@ describe('DeploymentEvents from fixtures', () => {
       fixture,
       JSON.stringify({
         insightsConfigs: [{ name: CONFIG, appHubApplication: 'projects/demo/locations/us-central1/applications/shop' }],
+        connections: [
+          { name: `${PARENT}/connections/from-fixture`, githubConfig: { githubApp: 'DEVELOPER_CONNECT' } },
+          { name: `${PARENT}/connections/stated`, githubConfig: { githubApp: 'DEVELOPER_CONNECT' }, installationState: { stage: 'COMPLETE' } },
+        ],
         deploymentEvents: [event('e1', 'STATE_INACTIVE', '2026-11-01T10:00:00Z', 'rev-1'), event('e2', 'STATE_ACTIVE', '2026-11-20T10:00:00Z', 'rev-2')],
       }),
     );
@@ -70,6 +74,18 @@ describe('DeploymentEvents from fixtures', () => {
     assert.equal(overGrpc.body.state, 'STATE_INACTIVE');
     const missing = await grpcCall(client, InsightsConfigService.method.getDeploymentEvent, { name: `${CONFIG}/deploymentEvents/none` }, undefined);
     assert.equal(missing.status, 'NOT_FOUND');
+  });
+
+  test('fields the server derives are set on fixture resources as on created ones, unless the fixture sets them', async () => {
+    const derived = await rest(server.url, 'GET', `/v1/${PARENT}/connections/from-fixture`);
+    assert.equal(derived.status, 200, JSON.stringify(derived.body));
+    const state = derived.body.installationState as Json;
+    assert.equal(state.stage, 'PENDING_USER_OAUTH');
+    assert.equal(state.actionUri, `${server.url}/console/${PARENT}/connections/from-fixture`, "the action URI is the server's own console page");
+    const stated = await rest(server.url, 'GET', `/v1/${PARENT}/connections/stated`);
+    assert.equal((stated.body.installationState as Json).stage, 'COMPLETE');
+    const config = await rest(server.url, 'GET', `/v1/${CONFIG}`);
+    assert.equal(config.body.state, 'COMPLETE');
   });
 
   test('the API cannot write them: no method creates, updates or deletes a DeploymentEvent', async () => {

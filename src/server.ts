@@ -35,6 +35,7 @@ import { IamPolicies } from './iam/policies.js';
 import { applyPolicyFile, loadPolicyFile } from './iam/policy-file.js';
 import { services } from './proto/registry.js';
 import { RESOURCES } from './resources/index.js';
+import { InsightsDiscovery } from './resources/insights-configs/discovery.js';
 import { openStore } from './store/open.js';
 import type { Store } from './store/store.js';
 import { connectionLimits } from './transport/connection-limits.js';
@@ -61,6 +62,8 @@ export interface ServerOptions {
   /** Request ids (AIP-155) are forgotten this long after their request (`--request-id-retention`); default 24 h. */
   requestIdRetentionMs?: number;
   operationDelayMs: number;
+  /** How long an InsightsConfig stays PENDING, discovering, after a write that starts discovery (`--insights-discovery-delay`); default 2 s. */
+  insightsDiscoveryDelayMs?: number;
   /** `jwt` (default): bearer tokens and IAM policies. `none`: every call acts as `noAuthPrincipal` with every permission. */
   auth?: 'jwt' | 'none';
   /** The principal of `--auth none` (default `user:dev@localhost`). */
@@ -237,6 +240,8 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
           throw error;
         });
   readiness.start();
+  const discovery = new InsightsDiscovery(store, { delayMs: options.insightsDiscoveryDelayMs ?? 2_000, log: log.child({ component: 'insights-discovery' }) });
+  discovery.start();
 
   let closing: Promise<void> | undefined;
   return {
@@ -255,6 +260,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
         await listener.close(5_000);
         await metricsListener?.close();
         faults.stop();
+        await discovery.stop();
         await engine.stop();
         await store.close();
       })();

@@ -44,10 +44,16 @@ export interface OwnMethods {
 }
 
 /** What `derive` knows besides the resource. */
-export interface DeriveContext {
+export interface DeriveContext<R extends DescMessage = DescMessage> {
   /** The stored parent, for a resource under another (a link's connection). */
   parent?: ResourceRecord;
   publicUrl: string;
+  /**
+   * The API request that writes the resource: a create (an update with allow_missing that makes
+   * it too), or an update of `before`, the resource as stored. Unset when a fixture seeds the
+   * resource: it stands for one that exists already.
+   */
+  request?: { kind: 'create' } | { kind: 'update'; before: MessageShape<R> };
 }
 
 /** What a resource's module may do when the server writes it, beyond the fields every resource has. */
@@ -58,7 +64,7 @@ export interface ResourceHooks<R extends DescMessage> {
    * Sets server-kept fields that follow from the rest (a connection's installation_state), on create
    * and on update, in place, after the client's fields are applied.
    */
-  derive?(resource: MessageShape<R>, context: DeriveContext): void;
+  derive?(resource: MessageShape<R>, context: DeriveContext<R>): void;
   /** Whether an update from `before` to `after` removes every resource below this one (a connector's Users when its scopes change). */
   dropsChildren?(before: MessageShape<R>, after: MessageShape<R>): boolean;
 }

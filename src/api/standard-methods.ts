@@ -16,7 +16,7 @@ import { pause } from './pause.js';
 import { requestIdentity } from './request-id.js';
 import type { CallContext } from './context.js';
 import type { MaybePromise } from '../common/maybe-promise.js';
-import type { OwnMethods, ResourceDeps, ResourceModule } from './resource-module.js';
+import type { DeriveContext, OwnMethods, ResourceDeps, ResourceModule } from './resource-module.js';
 import { immutableChanges, ResourceSchema } from './resource-schema.js';
 import { asApiError, asFailure, encode, fieldsOf, flag, locationOf, newEtag, parentOf, requiredField } from './standard-support.js';
 
@@ -132,7 +132,7 @@ export class StandardMethods implements OwnMethods {
       if (stored && stored.etag === etag) return { response: { typeUrl: this.typeUrl, value: stored.data } };
     }
     this.stampTimes(fields, true);
-    await this.derive(resource);
+    await this.derive(resource, { kind: 'create' });
     const record = this.record(name, resource, etag);
     if (input.validateOnly) return { response: { typeUrl: this.typeUrl, value: record.data } };
     return { response: { typeUrl: this.typeUrl, value: record.data }, change: { require: input.require ?? this.createPreconditions(name, parentOf(name)), put: record } };
@@ -146,11 +146,15 @@ export class StandardMethods implements OwnMethods {
     return (await this.withReconciling([fromBinary(this.module.schema, record.data)]))[0]!;
   }
 
-  /** AIP-128: `reconciling` is true while an operation on the resource runs (on any node); it is not stored. */
+  /**
+   * AIP-128: `reconciling` is true while an operation on the resource runs (on any node), which is
+   * not stored, or while the server works on it by itself, which the module's `derive` stores (an
+   * InsightsConfig's discovery).
+   */
   private async withReconciling(resources: Message[]): Promise<Message[]> {
     if (!this.hasReconciling) return resources;
     const busy = await this.engine.reconciling(resources.map((r) => String(fieldsOf(r).name)));
-    for (const resource of resources) (resource as unknown as { reconciling: boolean }).reconciling = busy.has(String(fieldsOf(resource).name));
+    for (const resource of resources) (resource as unknown as { reconciling: boolean }).reconciling ||= busy.has(String(fieldsOf(resource).name));
     return resources;
   }
 
@@ -252,10 +256,12 @@ export class StandardMethods implements OwnMethods {
     let resource: Message;
     let require: Precondition[];
     let dropChildren = false;
+    let request: DeriveContext['request'] = { kind: 'create' };
     if (stored) {
       resource = fromBinary(this.module.schema, stored.data);
       require = [...(input.require ?? []), { kind: 'etag', name, etag: stored.etag }];
       const before = fromBinary(this.module.schema, stored.data);
+      request = { kind: 'update', before };
       asFailure(() => this.schema.applyMask(resource, patch, input.paths ?? [], 'update_mask'));
       const changed = immutableChanges(this.module.schema, before, resource);
       if (changed.length > 0) throw new OperationFailure(Code.INVALID_ARGUMENT, this.immutableMessage(changed));
@@ -276,7 +282,7 @@ export class StandardMethods implements OwnMethods {
     const etag = newEtag();
     if (this.schema.field('etag')) fields.etag = etag;
     this.stampTimes(fields, false);
-    await this.derive(resource);
+    await this.derive(resource, request);
     const record = this.record(name, resource, etag);
     const response = { typeUrl: this.typeUrl, value: record.data };
     return input.validateOnly ? { response } : { response, change: { require, put: record, ...(dropChildren ? { deleteChildrenOf: name } : {}) } };
@@ -378,13 +384,13 @@ export class StandardMethods implements OwnMethods {
   }
 
 
-  /** The module's derived fields, with the stored parent of a nested resource at hand. */
-  private async derive(resource: Message): Promise<void> {
+  /** The module's derived fields, with the stored parent of a nested resource and the request that writes it at hand. */
+  private async derive(resource: Message, request: DeriveContext['request']): Promise<void> {
     const derive = this.module.hooks?.derive;
     if (!derive) return;
     const name = String(fieldsOf(resource).name);
     const parent = parentOf(name).split('/').length > 4 ? await this.store.getResource(parentOf(name)) : undefined;
-    derive(resource as never, { parent, publicUrl: this.deps.publicUrl() });
+    derive(resource as never, { parent, publicUrl: this.deps.publicUrl(), request });
   }
 
   private stampTimes(fields: Record<string, unknown>, created: boolean): void {

@@ -29,6 +29,7 @@ interface ServeFlags {
   operationRetention: number;
   requestIdRetention: number;
   operationDelay: number;
+  insightsDiscoveryDelay: number;
   auth: 'jwt' | 'none';
   principal: string;
   owner: string;
@@ -85,6 +86,7 @@ export function serveCommand(): Command {
     .option('--request-id-retention <duration>', 'a request_id is remembered this long: a retry within it gets the first operation back (AIP-155)', durationOption, 24 * 3600_000)
     .option('--lease <duration>', 'how long a node holds an operation it runs without renewing its lease; with several nodes, another takes over the operations of a node that died after this long', durationOption, 10_000)
     .option('--operation-delay <duration>', 'how long every mutating operation runs, cancellably, before it commits (e.g. 500ms, 30s); with 0s it is returned already done', durationOption, 0)
+    .option('--insights-discovery-delay <duration>', 'how long an insights config stays PENDING, discovering, after a create or a change of what it discovers', durationOption, 2_000)
     .addOption(new Option('--auth <mode>', 'jwt: bearer tokens and IAM policies; none: every request acts as --principal with every permission').choices(['jwt', 'none']).default('jwt'))
     .option('--principal <member>', 'the principal of --auth none', 'user:dev@localhost')
     .option('--owner <member>', 'with --auth jwt: who is made owner of every project on the first start', 'user:admin@localhost')
@@ -119,6 +121,7 @@ export function serveCommand(): Command {
         operationRetentionMs: opts.operationRetention,
         requestIdRetentionMs: opts.requestIdRetention,
         operationDelayMs: opts.operationDelay,
+        insightsDiscoveryDelayMs: opts.insightsDiscoveryDelay,
         auth: opts.auth,
         noAuthPrincipal: opts.principal,
         owner: opts.owner,

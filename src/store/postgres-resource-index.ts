@@ -72,6 +72,10 @@ export class PostgresResourceIndex {
   async list(db: pg.Pool, query: ResourceQuery): Promise<Page<ResourceRow>> {
     const order = query.order ?? [];
     const after = positionCursor(query.after, order.length, (v): v is string | number | boolean => typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean');
+    const parent = query.parent;
+    // Under every parent (the server's own sweeps): the collection's resources in seq order (resources_by_collection, migration 000010).
+    if (parent === undefined && (query.filter === undefined || order.length > 0)) throw new Error('a listing under every parent needs a filter and has no order');
+    const scope = indexScope(parent ?? '', query.collection);
     const params: unknown[] = [];
     // A sorted listing leaves out resources without an entry for its first sort field (store.ts).
     const joins = order.map((key, i) => {
@@ -79,11 +83,13 @@ export class PostgresResourceIndex {
         params.push(key.field);
         return `LEFT JOIN resource_fields k${i} ON k${i}.resource_seq = r.seq AND k${i}.field = ?`;
       }
-      params.push(key.field, indexScope(query.parent, query.collection));
+      params.push(key.field, scope);
       return 'JOIN resource_fields k0 ON k0.resource_seq = r.seq AND k0.field = ? AND k0.scope = ?';
     });
     // A resource without an index has no values to match or sort by: it waits for indexResource.
-    const where: SqlFragment[] = [{ sql: 'r.parent = ? AND r.collection = ? AND r.indexed', params: [query.parent, query.collection] }];
+    const where: SqlFragment[] = [
+      parent === undefined ? { sql: 'r.collection = ? AND r.indexed', params: [query.collection] } : { sql: 'r.parent = ? AND r.collection = ? AND r.indexed', params: [parent, query.collection] },
+    ];
     if (query.filter) {
       const { fields, typed, columns } = filterColumns(query.filter);
       fields.forEach((field, i) => {

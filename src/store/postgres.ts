@@ -297,7 +297,7 @@ export class PostgresStore implements Store {
   }
 
   async listResources(query: ResourceQuery): Promise<Page<ResourceRecord>> {
-    if (query.filter !== undefined || (query.order?.length ?? 0) > 0) {
+    if (query.filter !== undefined || (query.order?.length ?? 0) > 0 || query.parent === undefined) {
       const sorted = await this.read(this.index.list(this.pool, query));
       return { items: sorted.items.map(toResource), next: sorted.next };
     }

@@ -92,14 +92,19 @@ export class SqliteResourceIndex {
   list(query: ResourceQuery): Page<ResourceRow> {
     const order = query.order ?? [];
     const after = positionCursor(query.after, order.length, (v): v is string | number => typeof v === 'string' || typeof v === 'number');
-    const scope = indexScope(query.parent, query.collection);
     const filter = query.filter && compileFilter(query.filter, columnsOf(query.filter));
     // A resource without an index has no values to match or sort by: it waits for indexResource.
-    const where: SqlFragment[] = [{ sql: 'r.parent = ? AND r.collection = ? AND r.indexed = 1', params: [query.parent, query.collection] }];
+    const where: SqlFragment[] = [parentAndCollection(query)];
     if (filter) where.push(filter);
     if (after) where.push(afterPosition(order, after));
     const limit = query.pageSize + 1;
+    if (query.parent === undefined) {
+      // Every parent: the collection's resources in seq order (resources_by_collection, migration 000011), filtered on the way.
+      const rows = this.select({ sql: 'resources r' }, order, where, limit);
+      return this.page(rows, order, query.pageSize);
+    }
 
+    const scope = indexScope(query.parent, query.collection);
     const narrowing = this.narrowest(scope, query.filter);
     let rows: SortedRow[];
     if (narrowing) {
@@ -123,9 +128,14 @@ export class SqliteResourceIndex {
         if (rows.length === limit) break;
       }
     }
-    const items = rows.slice(0, query.pageSize);
+    return this.page(rows, order, query.pageSize);
+  }
+
+  /** The page of `pageSize` rows read (one more says that more follow), and the position of its last as the cursor. */
+  private page(rows: SortedRow[], order: readonly SortKey[], pageSize: number): Page<ResourceRow> {
+    const items = rows.slice(0, pageSize);
     const last = items.at(-1);
-    const next = rows.length > query.pageSize && last ? JSON.stringify([...order.map((_, i) => last[`key${i}`] ?? null), last.seq]) : undefined;
+    const next = rows.length > pageSize && last ? JSON.stringify([...order.map((_, i) => last[`key${i}`] ?? null), last.seq]) : undefined;
     return { items, next };
   }
 
@@ -183,6 +193,13 @@ export class SqliteResourceIndex {
 
 }
 
+
+/** The listing's parent (unset: every parent, for a filtered listing in seq order only) and collection, among indexed resources. */
+function parentAndCollection(query: ResourceQuery): SqlFragment {
+  if (query.parent !== undefined) return { sql: 'r.parent = ? AND r.collection = ? AND r.indexed = 1', params: [query.parent, query.collection] };
+  if (query.filter === undefined || (query.order?.length ?? 0) > 0) throw new Error('a listing under every parent needs a filter and has no order');
+  return { sql: 'r.collection = ? AND r.indexed = 1', params: [query.collection] };
+}
 
 /** Booleans as 1 and 0, as compileFilter compares them. */
 function sqlValue(value: IndexValue): string | number | null {

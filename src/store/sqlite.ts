@@ -370,7 +370,7 @@ export class SqliteStore implements Store {
   }
 
   async listResources(query: ResourceQuery): Promise<Page<ResourceRecord>> {
-    if (query.filter !== undefined || (query.order?.length ?? 0) > 0) {
+    if (query.filter !== undefined || (query.order?.length ?? 0) > 0 || query.parent === undefined) {
       const sorted = this.resourceIndex.list(query);
       return { items: sorted.items.map(toResource), next: sorted.next };
     }

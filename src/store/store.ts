@@ -256,7 +256,13 @@ export interface OperationStore {
 }
 
 /** A page of one collection of one parent; without `filter` and `order`, oldest first, as AIP-132 lists without order_by usually do. */
-export interface ResourceQuery extends PageQuery {
+export interface ResourceQuery extends Omit<PageQuery, 'parent'> {
+  /**
+   * Unset: under every parent, for the server's own sweeps (the end of an InsightsConfig's
+   * discovery); such a listing needs a `filter`, has no `order` (listings sort within one parent)
+   * and reads oldest first.
+   */
+  parent?: string;
   collection: string;
   /** Only resources whose index values match it, with the semantics of src/api/filter-match.ts. */
   filter?: FilterExpr;

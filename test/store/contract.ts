@@ -1188,6 +1188,17 @@ export function storeContract(name: string, open: () => Promise<Store>, options:
         });
       }
 
+      it('without a parent: the matching resources of the collection under every parent, oldest first, in pages', async () => {
+        const store = await fresh();
+        const [a, b, c, d] = [ranked(P, 'a', 1, 'prod'), ranked(Q, 'b', 2, 'prod'), ranked(P, 'c', 3, 'dev'), ranked(`${P}/connections/a`, 'd', 4, 'prod')];
+        for (const r of [a, b, c, d, ranked(Q, 'k', 5, 'prod', 'keys'), resource(Q, 'unindexed')]) await addResource(store, r);
+        const read = (after?: string) => store.listResources({ collection: 'connections', pageSize: 2, after, filter: indexFilter('labels.env = prod') });
+        assert.deepEqual(names((await pages(read, 2)).flat()), names([a, b, d]), 'every parent, this collection, indexed and matching');
+        assert.deepEqual(await list(store, { parent: undefined, filter: indexFilter('rank >= 3') }), names([c, d]));
+        await assert.rejects(list(store, { parent: undefined }), /needs a filter/);
+        await assert.rejects(list(store, { parent: undefined, filter: indexFilter('rank >= 3'), order: BY_RANK }), /has no order/);
+      });
+
       it('a put replaces the index; a delete removes it, with what is below it', async () => {
         const store = await fresh();
         const parent = ranked(P, 'c1', 1, 'prod');

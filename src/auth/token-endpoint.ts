@@ -1,4 +1,5 @@
 import type { Store } from '../store/store.js';
+import type { CountDenial } from './denials.js';
 import { audiencesOf, decodeUnverified, InvalidTokenError, requireShortLived, scopesOf } from './jwt-verify.js';
 import { ServiceAccountJwtVerifier, type VerifiedServiceAccountJwt } from './service-account-jwt.js';
 import type { TokenSigningKey } from './signing-key.js';
@@ -20,6 +21,8 @@ export interface TokenEndpointOptions {
   signingKey: TokenSigningKey;
   /** This server's token URL; an assertion's `aud` must be it or any URL ending in `/token`. */
   tokenUri?: string;
+  /** Counts each refusal, as `TOKEN_ENDPOINT_` and its RFC 6749 error code (`TOKEN_ENDPOINT_INVALID_GRANT`). */
+  countDenial?: CountDenial;
 }
 
 type OAuthError = 'invalid_request' | 'invalid_grant' | 'unsupported_grant_type' | 'invalid_scope';
@@ -44,11 +47,13 @@ export class TokenEndpoint {
   private readonly signingKey: TokenSigningKey;
   private readonly verifier: ServiceAccountJwtVerifier;
   private readonly tokenUri: string | undefined;
+  private readonly countDenial: CountDenial;
 
   constructor(options: TokenEndpointOptions) {
     this.signingKey = options.signingKey;
     this.verifier = new ServiceAccountJwtVerifier(options.store);
     this.tokenUri = options.tokenUri;
+    this.countDenial = options.countDenial ?? (() => {});
   }
 
   /** Answers one request: its Content-Type header and body (form-encoded, as RFC 6749 has it, or JSON). */
@@ -56,7 +61,10 @@ export class TokenEndpoint {
     try {
       return respond(200, await this.grant(parameters(contentType, body)));
     } catch (error) {
-      if (error instanceof TokenRequestError) return respond(400, { error: error.error, error_description: error.message });
+      if (error instanceof TokenRequestError) {
+        this.countDenial(`TOKEN_ENDPOINT_${error.error.toUpperCase()}`);
+        return respond(400, { error: error.error, error_description: error.message });
+      }
       throw error;
     }
   };

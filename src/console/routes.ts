@@ -1,5 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
+import { denialReasonOf, type CountDenial } from '../auth/denials.js';
 import type { MethodTable } from '../api/methods.js';
 import { CLOUD_PLATFORM_SCOPE, type Authenticator, type Authorizer } from '../auth/principal.js';
 import type { TokenSigningKey } from '../auth/signing-key.js';
@@ -34,6 +35,8 @@ export interface ConsoleOptions {
   /** The base URL clients reach this server at (known once it listens). */
   publicUrl: () => string;
   log: Logger;
+  /** Counts a wrong or spent login code (CONSOLE_LOGIN_CODE_INVALID) and every refusal answered with an ErrorInfo reason. */
+  countDenial: CountDenial;
 }
 
 /** What `GET /console/api/session` answers: who the page acts as, and the token it sends to the REST API. */
@@ -111,6 +114,7 @@ export class ConsoleRoutes {
     const owner = this.options.owner;
     if (!this.loginCode || !owner) return redirect(res, `${CONSOLE_PREFIX}/`);
     if (!this.loginCode.spend(code)) {
+      this.options.countDenial('CONSOLE_LOGIN_CODE_INVALID');
       res
         .writeHead(401, { ...SECURITY_HEADERS, 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store' })
         .end(
@@ -151,7 +155,10 @@ export class ConsoleRoutes {
     if (token === '') throw ApiError.invalidArgument('Paste an access token, for example one from `devconnect-emulator token`.', 'token');
     const principal = await this.options.authenticator.authenticate(`Bearer ${token}`);
     if (!principal.scopes.includes(CLOUD_PLATFORM_SCOPE)) {
-      throw new ApiError(Code.PERMISSION_DENIED, `This token lacks the scope ${CLOUD_PLATFORM_SCOPE}, which every method requires.`);
+      throw new ApiError(Code.PERMISSION_DENIED, `This token lacks the scope ${CLOUD_PLATFORM_SCOPE}, which every method requires.`, {
+        reason: 'ACCESS_TOKEN_SCOPE_INSUFFICIENT',
+        domain: 'googleapis.com',
+      });
     }
     res.setHeader('set-cookie', sessionCookie(token, secondsUntilExpiry(token), overTls(req)));
     json(res, 200, { auth: 'jwt', principal: principal.member, token } satisfies SessionInfo);
@@ -169,6 +176,8 @@ export class ConsoleRoutes {
   }
 
   private fail(res: ServerResponse, error: unknown): void {
+    const denial = denialReasonOf(error);
+    if (denial !== undefined) this.options.countDenial(denial);
     const status = toStatus(error, this.options.log);
     if (res.headersSent) {
       res.destroy();

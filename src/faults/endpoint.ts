@@ -1,5 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
+import { denialReasonOf, type CountDenial } from '../auth/denials.js';
 import { CLOUD_PLATFORM_SCOPE, type Authenticator, type Authorizer } from '../auth/principal.js';
 import { ApiError, Code } from '../common/errors.js';
 import { ROOT_RESOURCE } from '../iam/policies.js';
@@ -22,7 +23,7 @@ const MANAGE_PERMISSION = 'resourcemanager.projects.setIamPolicy';
  */
 export class FaultsEndpoint {
   constructor(
-    private readonly options: { rules: FaultRules; authenticator: Authenticator; authorizer: Authorizer; log: Logger },
+    private readonly options: { rules: FaultRules; authenticator: Authenticator; authorizer: Authorizer; log: Logger; countDenial: CountDenial },
   ) {}
 
   static matches(url: string): boolean {
@@ -76,6 +77,8 @@ export class FaultsEndpoint {
   }
 
   private fail(res: ServerResponse, error: unknown): void {
+    const denial = denialReasonOf(error);
+    if (denial !== undefined) this.options.countDenial(denial);
     const status = toStatus(error, this.options.log);
     // RFC 6750 §3.1: a refused credential is answered with a Bearer challenge, as the API answers it.
     if (status.code === Code.UNAUTHENTICATED && !res.headersSent) {

@@ -13,6 +13,13 @@ export interface GitTokenClaims {
   expires: number;
 }
 
+export interface GitTokenRefusal {
+  /** Why, in words for the person running git. */
+  refused: string;
+  /** Whether the token is one this server minted, refused only for its age. */
+  expired: boolean;
+}
+
 /**
  * The short-lived tokens of FetchReadToken / FetchReadWriteToken: bound to one link and one level of
  * access, signed with a key of the data directory, so the git proxy checks them without a store
@@ -30,11 +37,13 @@ export class GitTokens {
     return { token: this.claims.seal(KIND, { link, access, expires } satisfies GitTokenClaims), expires: new Date(expires * 1000) };
   }
 
-  /** The claims of a token this server minted that has not expired; a string saying why not otherwise. */
-  verify(token: string, nowMs = Date.now()): GitTokenClaims | string {
-    const c = this.claims.open(KIND, token, nowMs);
-    if (typeof c === 'string') return `the token is refused: ${c}`;
-    if (typeof c.link !== 'string' || (c.access !== 'read' && c.access !== 'read-write')) return 'the token is malformed';
+  /** The claims of a token this server minted that has not expired; otherwise why not, and whether it is only its age. */
+  verify(token: string, nowMs = Date.now()): GitTokenClaims | GitTokenRefusal {
+    // Opened as of the epoch, so that expiry is checked here and an expired token is told apart from a forged one.
+    const c = this.claims.open(KIND, token, 0);
+    if (typeof c === 'string') return { refused: `the token is refused: ${c}`, expired: false };
+    if (typeof c.link !== 'string' || (c.access !== 'read' && c.access !== 'read-write')) return { refused: 'the token is malformed', expired: false };
+    if (c.expires * 1000 <= nowMs) return { refused: `the token is refused: it expired at ${new Date(c.expires * 1000).toISOString()}`, expired: true };
     return { link: c.link, access: c.access, expires: c.expires };
   }
 }

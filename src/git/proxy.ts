@@ -1,6 +1,7 @@
 import { request as httpRequest, type IncomingMessage, type ServerResponse } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import type { Logger } from 'pino';
+import type { CountDenial } from '../auth/denials.js';
 import { ApiError } from '../common/errors.js';
 import type { Connection, GitRepositoryLink } from '../gen/google/cloud/developerconnect/v1/developer_connect_pb.js';
 import type { GitTokens } from './link-tokens.js';
@@ -25,6 +26,12 @@ export interface GitProxyOptions {
   lookup(link: string): Promise<{ link: GitRepositoryLink; connection: Connection } | undefined>;
   secret: SecretLookup;
   log: Logger;
+  /**
+   * Counts each token refused (GIT_PROXY_TOKEN_INVALID, _EXPIRED, _OTHER_LINK) and each push with a read
+   * token (GIT_PROXY_READ_ONLY). A request with no credentials is not counted: git sends its first
+   * request without them and answers the 401's Basic challenge, so every clone would count one.
+   */
+  countDenial: CountDenial;
 }
 
 /**
@@ -59,12 +66,19 @@ export class GitProxy {
       return reply(res, 401, 'Authenticate with the token of FetchReadToken (or FetchReadWriteToken to push) as the password.');
     }
     const claims = this.options.tokens.verify(password);
-    if (typeof claims === 'string') {
+    if ('refused' in claims) {
+      this.options.countDenial(claims.expired ? 'GIT_PROXY_TOKEN_EXPIRED' : 'GIT_PROXY_TOKEN_INVALID');
       res.setHeader('www-authenticate', 'Basic realm="devconnect-emulator git proxy"');
-      return reply(res, 401, `${claims[0]!.toUpperCase()}${claims.slice(1)}.`);
+      return reply(res, 401, `${claims.refused[0]!.toUpperCase()}${claims.refused.slice(1)}.`);
     }
-    if (claims.link !== linkName) return reply(res, 403, `The token was minted for ${claims.link}, not for ${linkName}.`);
-    if (access === 'read-write' && claims.access !== 'read-write') return reply(res, 403, 'A push needs the token of FetchReadWriteToken; this one is read-only.');
+    if (claims.link !== linkName) {
+      this.options.countDenial('GIT_PROXY_TOKEN_OTHER_LINK');
+      return reply(res, 403, `The token was minted for ${claims.link}, not for ${linkName}.`);
+    }
+    if (access === 'read-write' && claims.access !== 'read-write') {
+      this.options.countDenial('GIT_PROXY_READ_ONLY');
+      return reply(res, 403, 'A push needs the token of FetchReadWriteToken; this one is read-only.');
+    }
     const found = await this.options.lookup(linkName);
     if (!found) return reply(res, 404, `Git repository link '${linkName}' was not found.`);
     if (!found.connection.gitProxyConfig?.enabled) {

@@ -40,7 +40,8 @@ export class Metrics implements CallObserver, OperationObserver {
   });
   private readonly denials = new Counter({
     name: 'devconnect_auth_denials_total',
-    help: "Calls refused for their credentials (UNAUTHENTICATED) or permissions (PERMISSION_DENIED), by the ErrorInfo reason they were answered with.",
+    help:
+      'Requests refused for their credentials or permissions, by reason: the ErrorInfo reason of an UNAUTHENTICATED or PERMISSION_DENIED answer (API calls over REST and gRPC, /emulator/v1/faults, the console), or TOKEN_ENDPOINT_*, GIT_PROXY_* and CONSOLE_LOGIN_CODE_INVALID.',
     labelNames: ['reason'] as const,
     registers: [this.registry],
   });
@@ -82,9 +83,12 @@ export class Metrics implements CallObserver, OperationObserver {
     if (code === Code.UNAUTHENTICATED || code === Code.PERMISSION_DENIED) {
       // Every denial (src/auth, the scope check in src/api/methods.ts, src/iam) carries an ErrorInfo reason.
       const reason = error instanceof ApiError && error.errorInfo ? error.errorInfo.reason : codeName(code);
-      this.denials.inc({ reason });
+      this.countDenial(reason);
     }
   }
+
+  /** Counts a denial on a surface outside the method table: the server hands this to them as their CountDenial (src/auth/denials.ts). */
+  readonly countDenial = (reason: string): void => this.denials.inc({ reason });
 
   operationEnded(verb: string, code: Code, seconds: number): void {
     this.operationSeconds.observe({ verb, outcome: codeName(code) }, seconds);

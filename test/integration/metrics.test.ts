@@ -1,15 +1,21 @@
 /**
  * Metrics and health (#9): a real server scraped as Prometheus scrapes it, after calls over REST
- * and gRPC; /healthz and /readyz, with gRPC health in step, while PostgreSQL is down and while
- * the server shuts down.
+ * and gRPC, and denials on every surface (the API, POST /token, the git proxy used by real git,
+ * /emulator/v1/faults, the console); /healthz and /readyz, with gRPC health in step, while
+ * PostgreSQL is down and while the server shuts down.
  */
 import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
+import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import { promisify } from 'node:util';
 import { create, fromBinary, toBinary, type DescMessage, type MessageShape } from '@bufbuild/protobuf';
 import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
+import { JWT_BEARER_GRANT } from '../../src/auth/token-endpoint.js';
 import { issueToken } from '../../src/cli/token.js';
 import {
   ConnectionSchema,
@@ -17,6 +23,7 @@ import {
   ListConnectionsRequestSchema,
   ListConnectionsResponseSchema,
 } from '../../src/gen/google/cloud/developerconnect/v1/developer_connect_pb.js';
+import { gitEnvironment, startGitHost, type GitHost } from '../support/git-host.js';
 import { admin, ownPostgres } from '../support/postgres.js';
 import { histogram, moved, scrape, seriesKey, valueOf, type Exposition } from '../support/prometheus.js';
 import { createConnection, PARENT, rest, startTestServer, untilDone, type TestServer } from '../support/server.js';
@@ -261,6 +268,92 @@ describe('under --auth jwt with --metrics-port', () => {
       [rpc(DEVELOPER_CONNECT, 'GetConnection', 'NOT_FOUND', 'rest')]: 1,
       [rpc(DEVELOPER_CONNECT, 'GetConnection', 'UNAUTHENTICATED', 'grpc')]: 1,
       [rpc(DEVELOPER_CONNECT, 'GetConnection', 'PERMISSION_DENIED', 'grpc')]: 1,
+    });
+  });
+
+  test("denials on the server's other surfaces are counted by reason: POST /token, /emulator/v1/faults, the console's login code and sign-in", async () => {
+    const metricsUrl = server.metricsUrl!;
+    const owner = await issueToken({ dataDir: server.dataDir, principal: OWNER });
+    const stranger = await issueToken({ dataDir: server.dataDir, principal: 'user:stranger@example.com' });
+    const token = (form: Record<string, string>) =>
+      fetch(`${server.url}/token`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams(form).toString() });
+    const faults = (bearer?: string) => fetch(`${server.url}/emulator/v1/faults`, { headers: bearer ? { authorization: `Bearer ${bearer}` } : {} }).then((r) => r.status);
+    const signIn = (pasted: string) =>
+      fetch(`${server.url}/console/api/session`, { method: 'POST', headers: { 'content-type': 'application/json', origin: server.url }, body: JSON.stringify({ token: pasted }) });
+
+    const before = await scrape(metricsUrl);
+    const badAssertion = await token({ grant_type: JWT_BEARER_GRANT, assertion: 'not-a-jwt' });
+    assert.equal(badAssertion.status, 400);
+    assert.equal(((await badAssertion.json()) as { error: string }).error, 'invalid_grant');
+    assert.equal((await token({ assertion: 'not-a-jwt' })).status, 400, 'no grant_type: invalid_request');
+    assert.equal(await faults(undefined), 401);
+    assert.equal(await faults(stranger), 403);
+    assert.equal(await faults(owner), 200);
+    assert.equal((await fetch(`${server.url}/console/login?code=not-the-code`, { redirect: 'manual' })).status, 401);
+    assert.equal((await signIn('not-a-token')).status, 401);
+    assert.equal((await signIn(owner)).status, 200);
+    const after = await scrape(metricsUrl);
+
+    assert.deepEqual(moved(before, after, 'devconnect_auth_denials_total'), {
+      [seriesKey({ reason: 'TOKEN_ENDPOINT_INVALID_GRANT' })]: 1,
+      [seriesKey({ reason: 'TOKEN_ENDPOINT_INVALID_REQUEST' })]: 1,
+      [seriesKey({ reason: 'CREDENTIALS_MISSING' })]: 1,
+      [seriesKey({ reason: 'IAM_PERMISSION_DENIED' })]: 1,
+      [seriesKey({ reason: 'CONSOLE_LOGIN_CODE_INVALID' })]: 1,
+      [seriesKey({ reason: 'ACCESS_TOKEN_INVALID' })]: 1,
+    });
+    assert.deepEqual(moved(before, after, 'devconnect_rpc_requests_total'), {}, 'none of these is an API call');
+  });
+});
+
+describe("the git proxy's refusals, to real git", () => {
+  let host: GitHost;
+  let server: TestServer;
+  let work: string;
+  const git = async (args: string[], cwd = work) => (await promisify(execFile)('git', args, { cwd, env: gitEnvironment(work) })).stdout;
+  const ok = async (method: string, path: string, body?: unknown) => {
+    const res = await rest(server.url, method, path, body);
+    assert.equal(res.status, 200, JSON.stringify(res.body));
+    return 'response' in res.body ? (res.body.response as Record<string, unknown>) : res.body;
+  };
+  const withToken = (uri: unknown, token: unknown) => String(uri).replace('http://', `http://oauth2:${encodeURIComponent(String(token))}@`);
+
+  before(async () => {
+    host = await startGitHost();
+    host.createRepository('shop');
+    work = mkdtempSync(join(tmpdir(), 'metrics-git-'));
+    server = await startTestServer();
+    await ok('POST', `/v1/${PARENT}/connections?connectionId=host`, { httpConfig: { hostUri: host.url }, gitProxyConfig: { enabled: true } });
+  });
+  after(async () => {
+    await server?.stop();
+    await host?.stop();
+    if (work) rmSync(work, { recursive: true, force: true });
+  });
+
+  test("a wrong token, another link's token and a push with a read token are counted; git's credential-less first request is not", async () => {
+    const link = await ok('POST', `/v1/${PARENT}/connections/host/gitRepositoryLinks?gitRepositoryLinkId=shop`, { cloneUri: `${host.url}/shop.git` });
+    const other = await ok('POST', `/v1/${PARENT}/connections/host/gitRepositoryLinks?gitRepositoryLinkId=other`, { cloneUri: `${host.url}/other.git` });
+    const read = (await ok('POST', `/v1/${String(link.name)}:fetchReadToken`, {})).token;
+    const otherRead = (await ok('POST', `/v1/${String(other.name)}:fetchReadToken`, {})).token;
+    const clone = join(work, 'clone');
+
+    const before = await scrape(server.url);
+    await git(['clone', '--quiet', withToken(link.gitProxyUri, read), clone]);
+    const cloned = await scrape(server.url);
+    await assert.rejects(git(['clone', '--quiet', withToken(link.gitProxyUri, 'not-a-token'), join(work, 'refused')]), /401|Authentication failed/);
+    await assert.rejects(git(['clone', '--quiet', withToken(link.gitProxyUri, otherRead), join(work, 'refused')]), /403|not for/);
+    writeFileSync(join(clone, 'CHANGE.md'), 'change\n');
+    await git(['add', 'CHANGE.md'], clone);
+    await git(['commit', '--quiet', '-m', 'change'], clone);
+    await assert.rejects(git(['push', '--quiet', 'origin', 'main'], clone), /403|read-only/);
+    const after = await scrape(server.url);
+
+    assert.deepEqual(moved(before, cloned, 'devconnect_auth_denials_total'), {}, 'a clone with the right token counts nothing');
+    assert.deepEqual(moved(cloned, after, 'devconnect_auth_denials_total'), {
+      [seriesKey({ reason: 'GIT_PROXY_TOKEN_INVALID' })]: 1,
+      [seriesKey({ reason: 'GIT_PROXY_TOKEN_OTHER_LINK' })]: 1,
+      [seriesKey({ reason: 'GIT_PROXY_READ_ONLY' })]: 1,
     });
   });
 });

@@ -5,7 +5,7 @@
  */
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { Code } from '../gen/google/rpc/code_pb.js';
-import { formatOption, printOne, type Format } from './developer-connect-output.js';
+import { formatOption, printOne, type Answer, type Format } from './developer-connect-output.js';
 import { callServer, DEFAULT_SERVER, type Json, type ServerOptions } from './rest-client.js';
 
 export interface CommonOptions extends ServerOptions {
@@ -71,13 +71,13 @@ export function nameFor(method: string, levels: readonly Level[], options: objec
   }
 }
 
-/** A command with the flags every developer-connect command takes. */
-export function leaf(name: string, description: string): Command {
+/** A command with the flags every developer-connect command takes; what it prints (`answer`) sets `--format`'s default. */
+export function leaf(name: string, description: string, answer: Answer): Command {
   return new Command(name)
     .description(description)
     .addOption(new Option('--project <project>', 'the project id (or give full resource names)').env('CLOUDSDK_CORE_PROJECT'))
     .option('--location <location>', 'the location id, e.g. us-central1 (or give full resource names)')
-    .addOption(formatOption())
+    .addOption(formatOption(answer))
     .addOption(new Option('--server <url>', 'the emulator to talk to').default(DEFAULT_SERVER).env('DEVCONNECT_SERVER'))
     .addOption(new Option('--token <token>', 'access token sent as a Bearer credential, under --auth jwt').env('DEVCONNECT_TOKEN'));
 }

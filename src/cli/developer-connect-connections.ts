@@ -6,7 +6,7 @@ type PagedOptions = CommonOptions & { pageSize?: number; limit?: number };
 
 /** FetchGitRefs, the one git-repository-links method gcloud 528 has no command for. */
 function fetchGitRefs(): Command {
-  return pagingOptions(leaf('fetch-git-refs', "list a git repository link's branches or tags, read from its git host (FetchGitRefs)"))
+  return pagingOptions(leaf('fetch-git-refs', "list a git repository link's branches or tags, read from its git host (FetchGitRefs)", 'list'))
     .argument('<git-repository-link>', 'the link: its id (with --connection and --location) or its full name')
     .option('--connection <connection>', 'the connection of the link: its id or its full name')
     .addOption(new Option('--ref-type <type>', 'which refs to list').choices(['branch', 'tag']).makeOptionMandatory())
@@ -22,7 +22,7 @@ export function connectionsCommand(): Command {
   return new Command('connections')
     .description('Developer Connect connections: the methods gcloud developer-connect connections lacks')
     .addCommand(
-      pagingOptions(leaf('fetch-linkable-git-repositories', "list the repositories a connection's provider offers to link (FetchLinkableGitRepositories)"))
+      pagingOptions(leaf('fetch-linkable-git-repositories', "list the repositories a connection's provider offers to link (FetchLinkableGitRepositories)", 'list'))
         .argument('<connection>', 'the connection: its id (with --location) or its full name')
         .action(async (id: string, opts: PagedOptions) => {
           const connection = nameFor('FetchLinkableGitRepositories', CONNECTIONS, opts, id);
@@ -31,7 +31,7 @@ export function connectionsCommand(): Command {
         }),
     )
     .addCommand(
-      leaf('fetch-github-installations', "list the GitHub app installations of a GitHub connection's account (FetchGitHubInstallations)")
+      leaf('fetch-github-installations', "list the GitHub app installations of a GitHub connection's account (FetchGitHubInstallations)", 'list')
         .argument('<connection>', 'the connection: its id (with --location) or its full name')
         .action(async (id: string, opts: CommonOptions) => {
           const connection = nameFor('FetchGitHubInstallations', CONNECTIONS, opts, id);

@@ -14,7 +14,7 @@ export function insightsConfigsCommand(): Command {
   const events = new Command('deployment-events')
     .description('deployment events of an insights config (read-only; the server takes them from fixtures)')
     .addCommand(
-      pagingOptions(leaf('list', 'list the deployment events of an insights config (ListDeploymentEvents)'))
+      pagingOptions(leaf('list', 'list the deployment events of an insights config (ListDeploymentEvents)', 'list'))
         .option('--insights-config <insights-config>', 'the insights config: its id (with --location) or its full name')
         .option('--filter <filter>', 'an AIP-160 filter the server applies, e.g. \'state = STATE_ACTIVE\' or \'deploy_time > "2026-11-10T00:00:00Z"\'')
         .action(async (opts: CommonOptions & { pageSize?: number; limit?: number; filter?: string }) => {
@@ -23,7 +23,7 @@ export function insightsConfigsCommand(): Command {
         }),
     )
     .addCommand(
-      leaf('describe', 'show one deployment event (GetDeploymentEvent)')
+      leaf('describe', 'show one deployment event (GetDeploymentEvent)', 'message')
         .argument('<deployment-event>', 'the event: its id (with --insights-config and --location) or its full name')
         .option('--insights-config <insights-config>', 'the insights config of the event: its id or its full name')
         .action(async (id: string, opts: CommonOptions) => {

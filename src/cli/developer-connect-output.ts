@@ -8,8 +8,17 @@ export type Format = (typeof FORMATS)[number];
 /** A table column: its heading (gcloud's upper-case style) and the cell of one item. */
 export type Column<T> = readonly [heading: string, cell: (item: T) => unknown];
 
-export function formatOption(): Option {
-  return new Option('--format <format>', 'how to print the result').choices(FORMATS).default('table');
+/**
+ * What a command prints: a `list` of items (a list method, or a method answering with a list of
+ * things), or one `message` (a resource, an operation, a method's single answer).
+ */
+export type Answer = 'list' | 'message';
+
+/** gcloud's defaults: its list commands print a table, and its describe and other commands answering one message YAML. */
+const DEFAULT_FORMAT: Record<Answer, Format> = { list: 'table', message: 'yaml' };
+
+export function formatOption(answer: Answer): Option {
+  return new Option('--format <format>', 'how to print the result').choices(FORMATS).default(DEFAULT_FORMAT[answer]);
 }
 
 /** A dotted path into a JSON object (`metadata.target`), or undefined where it leads nowhere. */

@@ -12,7 +12,7 @@ import {
   USERS,
   type CommonOptions,
 } from './developer-connect-call.js';
-import { field, printList, printOne, type Column } from './developer-connect-output.js';
+import { field, printList, printOne, type Answer, type Column } from './developer-connect-output.js';
 import type { Json } from './rest-client.js';
 
 const USER_COLUMNS: readonly Column<unknown>[] = [
@@ -23,8 +23,8 @@ const USER_COLUMNS: readonly Column<unknown>[] = [
 ];
 
 /** A users command: the account connector is given by `--account-connector` (an id, or its full name). */
-function usersLeaf(name: string, description: string): Command {
-  return leaf(name, description).option('--account-connector <account-connector>', 'the account connector: its id (with --location) or its full name');
+function usersLeaf(name: string, description: string, answer: Answer): Command {
+  return leaf(name, description, answer).option('--account-connector <account-connector>', 'the account connector: its id (with --location) or its full name');
 }
 
 /**
@@ -41,7 +41,7 @@ export function accountConnectorsCommand(): Command {
   const users = new Command('users')
     .description("the Users of an account connector and the caller's own OAuth flow")
     .addCommand(
-      pagingOptions(usersLeaf('list', 'list the Users of an account connector (ListUsers)'))
+      pagingOptions(usersLeaf('list', 'list the Users of an account connector (ListUsers)', 'list'))
         .option('--filter <filter>', "an AIP-160 filter the server applies, e.g. 'display_name = \"alice@example.com\"'")
         .action(async (opts: CommonOptions & { pageSize?: number; limit?: number; filter?: string }) => {
           const connector = nameFor('ListUsers', ACCOUNT_CONNECTORS, opts);
@@ -49,7 +49,7 @@ export function accountConnectorsCommand(): Command {
         }),
     )
     .addCommand(
-      asyncOption(usersLeaf('delete', 'delete a User of an account connector (DeleteUser)'))
+      asyncOption(usersLeaf('delete', 'delete a User of an account connector (DeleteUser)', 'message'))
         .argument('<user>', 'the User: its id (with --account-connector and --location) or its full name')
         .action(async (id: string, opts: CommonOptions & { async?: boolean }) => {
           const user = nameFor('DeleteUser', USERS, opts, id);
@@ -57,19 +57,19 @@ export function accountConnectorsCommand(): Command {
         }),
     )
     .addCommand(
-      usersLeaf('fetch-self', "show the caller's own User of an account connector (FetchSelf)").action(async (opts: CommonOptions) => {
+      usersLeaf('fetch-self', "show the caller's own User of an account connector (FetchSelf)", 'message').action(async (opts: CommonOptions) => {
         const connector = nameFor('FetchSelf', ACCOUNT_CONNECTORS, opts);
         printOne(await invoke(opts, 'FetchSelf', connector, 'GET', '/users:fetchSelf'), opts.format, USER_COLUMNS);
       }),
     )
     .addCommand(
-      asyncOption(usersLeaf('delete-self', "delete the caller's own User of an account connector (DeleteSelf)")).action(async (opts: CommonOptions & { async?: boolean }) => {
+      asyncOption(usersLeaf('delete-self', "delete the caller's own User of an account connector (DeleteSelf)", 'message')).action(async (opts: CommonOptions & { async?: boolean }) => {
         const connector = nameFor('DeleteSelf', ACCOUNT_CONNECTORS, opts);
         await finishDelete(opts, 'DeleteSelf', connector, await invoke(opts, 'DeleteSelf', connector, 'DELETE', '/users:deleteSelf'), 'user');
       }),
     )
     .addCommand(
-      usersLeaf('start-oauth-flow', "start connecting the caller's account: prints the ticket and the authorize page to open (StartOAuth)").action(async (opts: CommonOptions) => {
+      usersLeaf('start-oauth-flow', "start connecting the caller's account: prints the ticket and the authorize page to open (StartOAuth)", 'message').action(async (opts: CommonOptions) => {
         const connector = nameFor('StartOAuth', ACCOUNT_CONNECTORS, opts);
         printOne(await invoke(opts, 'StartOAuth', connector, 'GET', '/users:startOAuthFlow'), opts.format, [
           ['TICKET', field('ticket')],
@@ -78,7 +78,7 @@ export function accountConnectorsCommand(): Command {
       }),
     )
     .addCommand(
-      usersLeaf('finish-oauth-flow', 'finish the flow with the code the authorize page gave and the ticket of start-oauth-flow: makes your User (FinishOAuth)')
+      usersLeaf('finish-oauth-flow', 'finish the flow with the code the authorize page gave and the ticket of start-oauth-flow: makes your User (FinishOAuth)', 'message')
         .requiredOption('--code <code>', 'the authorization code the authorize page issued')
         .requiredOption('--ticket <ticket>', 'the ticket start-oauth-flow printed')
         .action(async (opts: CommonOptions & { code: string; ticket: string }) => {
@@ -90,7 +90,7 @@ export function accountConnectorsCommand(): Command {
         }),
     )
     .addCommand(
-      usersLeaf('fetch-access-token', "fetch an access token for the caller's own User (FetchAccessToken)").action(async (opts: CommonOptions) => {
+      usersLeaf('fetch-access-token', "fetch an access token for the caller's own User (FetchAccessToken)", 'message').action(async (opts: CommonOptions) => {
         const connector = nameFor('FetchAccessToken', ACCOUNT_CONNECTORS, opts);
         const response = await invoke(opts, 'FetchAccessToken', connector, 'POST', '/users:fetchAccessToken', {}, {});
         failOnExchangeError('FetchAccessToken', connector, response);

@@ -1,8 +1,9 @@
 /**
  * `devconnect-emulator developer-connect …`, the commands gcloud 528 lacks, run as processes (the built
  * CLI) against a real server: FetchGitRefs on a link to a real git host, the OAuth flow making a User,
- * Users listed and deleted (waiting, or --async), DeploymentEvents from fixtures, every format, and
- * errors that name the method and the resource and exit non-zero; one part under --auth jwt.
+ * Users listed and deleted (waiting, or --async), DeploymentEvents from fixtures, every format (by
+ * default a table for lists and YAML for one message, as gcloud), and errors that name the method and
+ * the resource and exit non-zero; one part under --auth jwt.
  */
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
@@ -167,10 +168,14 @@ describe('devconnect-emulator developer-connect under --auth none', () => {
     const token = JSON.parse((await succeeds(['account-connectors', 'users', 'fetch-access-token', '--account-connector', GITHUB, '--format', 'json', '--server', server.url])).stdout) as Json;
     assert.deepEqual(token.scopes, ['repo', 'read:user']);
     assert.ok(String(token.token).length > 20);
-    const tokenTable = (await succeeds(['account-connectors', 'users', 'fetch-access-token', '--account-connector', 'github', ...at()])).stdout.split('\n');
+    // One message: YAML by default, as gcloud prints a method's single answer.
+    const tokenYaml = parse((await succeeds(['account-connectors', 'users', 'fetch-access-token', '--account-connector', 'github', ...at()])).stdout) as Json;
+    assert.deepEqual(tokenYaml.scopes, ['repo', 'read:user']);
+    const tokenTable = (await succeeds(['account-connectors', 'users', 'fetch-access-token', '--account-connector', 'github', '--format', 'table', ...at()])).stdout.split('\n');
     assert.match(tokenTable[0] ?? '', /^TOKEN +EXPIRATION_TIME +SCOPES$/);
     assert.match(tokenTable[1] ?? '', / repo,read:user$/);
 
+    // A list: a table by default.
     const table = (await succeeds(['account-connectors', 'users', 'list', '--account-connector', 'github', ...at()])).stdout.split('\n');
     assert.match(table[0] ?? '', /^NAME +DISPLAY_NAME +CREATE_TIME +LAST_TOKEN_REQUEST_TIME$/);
     assert.match(table[1] ?? '', new RegExp(`^${escape(String(self.name))} +dev@localhost +\\S+Z +\\S+Z$`), 'fetch-access-token set last_token_request_time');
@@ -235,9 +240,13 @@ describe('devconnect-emulator developer-connect under --auth none', () => {
     assert.deepEqual(active.map((e) => e.name), [`${CONFIG}/deploymentEvents/e2`]);
     const yaml = (await succeeds(['insights-configs', 'deployment-events', 'list', '--insights-config', 'shop', '--format', 'yaml', ...at()])).stdout;
     assert.deepEqual(parseAllDocuments(yaml).map((d) => (d.toJSON() as Json).runtimeDeploymentUri), ['rev-1', 'rev-2']);
-    const one = parse((await succeeds(['insights-configs', 'deployment-events', 'describe', 'e1', '--insights-config', 'shop', '--format', 'yaml', ...at()])).stdout) as Json;
+    // describe prints YAML by default, as gcloud's describe commands do; --format table and json when asked.
+    const one = parse((await succeeds(['insights-configs', 'deployment-events', 'describe', 'e1', '--insights-config', 'shop', ...at()])).stdout) as Json;
     assert.equal(one.state, 'STATE_INACTIVE');
     assert.ok(one.createTime, 'the whole event, server-kept fields included');
+    const oneTable = (await succeeds(['insights-configs', 'deployment-events', 'describe', 'e1', '--insights-config', 'shop', '--format', 'table', ...at()])).stdout;
+    assert.match(oneTable, new RegExp(`^NAME +STATE +DEPLOY_TIME +RUNTIME_DEPLOYMENT_URI\\n${escape(CONFIG)}/deploymentEvents/e1 +STATE_INACTIVE +2026-11-01T10:00:00Z +rev-1\\n$`));
+    assert.deepEqual(JSON.parse((await succeeds(['insights-configs', 'deployment-events', 'describe', `${CONFIG}/deploymentEvents/e1`, '--format', 'json', '--server', server.url])).stdout), one);
   });
 });
 
@@ -301,6 +310,6 @@ describe('devconnect-emulator developer-connect under --auth jwt', () => {
     const listed = JSON.parse((await succeeds(['account-connectors', 'users', 'list', '--account-connector', 'github', ...AT, '--server', server.url, '--token', token, '--format', 'json'])).stdout) as Json[];
     assert.deepEqual(listed.map((u) => u.displayName), ['owner@example.com']);
     const self = await succeeds(['account-connectors', 'users', 'fetch-self', '--account-connector', GITHUB], { DEVCONNECT_TOKEN: token, DEVCONNECT_SERVER: server.url });
-    assert.match(self.stdout, /^NAME +DISPLAY_NAME +CREATE_TIME +LAST_TOKEN_REQUEST_TIME\n\S+ +owner@example\.com +\S+Z\n$/);
+    assert.equal((parse(self.stdout) as Json).displayName, 'owner@example.com', 'one message: YAML by default');
   });
 });

@@ -30,12 +30,7 @@ const PUBLIC_PROVIDERS: Partial<Record<NonNullable<Connection['connectionConfig'
  */
 export function upstreamOf(connection: Connection, cloneUri: string, secret: SecretLookup): Upstream {
   const name = connection.name;
-  if (connection.disabled) {
-    throw new ApiError(Code.FAILED_PRECONDITION, `Connection '${name}' is disabled: enable it (update disabled=false) to use its repositories.`, {
-      reason: 'CONNECTION_DISABLED',
-      metadata: { resource: name },
-    });
-  }
+  checkEnabled(connection);
   const config = connection.connectionConfig;
   if (config.case === undefined) throw new ApiError(Code.FAILED_PRECONDITION, `Connection '${name}' has no provider configuration.`);
   if (config.case !== 'httpConfig' && config.case !== 'gitlabEnterpriseConfig' && config.case !== 'bitbucketDataCenterConfig') {
@@ -67,8 +62,18 @@ export function upstreamOf(connection: Connection, cloneUri: string, secret: Sec
   }
 }
 
+/** A disabled connection is FAILED_PRECONDITION for every method that uses its host. */
+export function checkEnabled(connection: Connection): void {
+  if (connection.disabled) {
+    throw new ApiError(Code.FAILED_PRECONDITION, `Connection '${connection.name}' is disabled: enable it (update disabled=false) to use its repositories.`, {
+      reason: 'CONNECTION_DISABLED',
+      metadata: { resource: connection.name },
+    });
+  }
+}
+
 /** The Authorization of a provider whose connection holds a read token and a read-write one (UserCredential). */
-function userTokens(
+export function userTokens(
   config: { readAuthorizerCredential?: UserCredential; authorizerCredential?: UserCredential },
   field: (path: string) => string,
   name: string,
@@ -106,9 +111,13 @@ function basic(username: string, password: string): string {
   return `Basic ${Buffer.from(`${username}:${password}`).toString('base64')}`;
 }
 
-function parseHost(hostUri: string, connection: string): URL {
-  if (!URL.canParse(hostUri)) throw new ApiError(Code.FAILED_PRECONDITION, `Connection '${connection}' has no valid host_uri ('${hostUri}').`);
-  return new URL(hostUri);
+/** A connection's host_uri as a URL; only http(s) hosts are called. */
+export function parseHost(hostUri: string, connection: string): URL {
+  const url = URL.canParse(hostUri) ? new URL(hostUri) : undefined;
+  if (url?.protocol !== 'http:' && url?.protocol !== 'https:') {
+    throw new ApiError(Code.FAILED_PRECONDITION, `Connection '${connection}' has no valid host_uri ('${hostUri}'): an http or https URL is needed.`);
+  }
+  return url;
 }
 
 /** The clone URI as a URL on the connection's host (same origin): a link cannot point the server's credentials elsewhere. */

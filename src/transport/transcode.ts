@@ -48,6 +48,11 @@ export class RequestBinder {
     const { route, input } = this;
     let json: JsonObject = {};
     const bodyValue = parseBody(rawBody, route.body);
+    if (bodyValue !== undefined) {
+      const bodyField = route.body === '*' ? undefined : fieldByName(input, route.body);
+      if (bodyField === undefined) checkJsonNumbers(bodyValue, input, '');
+      else checkFieldJson(bodyField, bodyValue, bodyField.name);
+    }
     if (route.body === '*') {
       if (bodyValue !== undefined) json = asObject(bodyValue, 'The request body');
     } else if (route.body !== '' && bodyValue !== undefined) {
@@ -195,3 +200,41 @@ const INTEGER_TYPES: ReadonlySet<ScalarType> = new Set([
   ScalarType.SFIXED64,
 ]);
 const DECIMAL = /^-?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$/;
+
+/**
+ * protobuf-es reads an integer given as a JSON string with BigInt()/Number(), which also take
+ * `"0x10"`, `" 12"` and `"0b1"`; the proto3 JSON mapping (and Google's front end) takes a decimal
+ * string only. Walks the body along the message's fields and refuses such strings, naming the field;
+ * protobuf-es does every other check when it parses the body.
+ */
+function checkJsonNumbers(value: JsonValue, message: DescMessage, path: string): void {
+  if (message.typeName.startsWith('google.protobuf.') || value === null || typeof value !== 'object' || Array.isArray(value)) return;
+  for (const [key, child] of Object.entries(value)) {
+    const field = message.fields.find((f) => f.jsonName === key || f.name === key);
+    if (field !== undefined) checkFieldJson(field, child, `${path}${field.name}`);
+  }
+}
+
+function checkFieldJson(field: DescField, value: JsonValue, path: string): void {
+  if (value === null) return;
+  if (field.fieldKind === 'list' && Array.isArray(value)) {
+    value.forEach((item, i) => checkValueJson(field, item, `${path}[${i}]`));
+  } else if (field.fieldKind === 'map' && typeof value === 'object' && !Array.isArray(value)) {
+    for (const [key, item] of Object.entries(value)) checkValueJson(field, item, `${path}[${JSON.stringify(key)}]`);
+  } else {
+    checkValueJson(field, value, path);
+  }
+}
+
+function checkValueJson(field: DescField, value: JsonValue, path: string): void {
+  const kind = field.fieldKind === 'list' ? field.listKind : field.fieldKind === 'map' ? field.mapKind : field.fieldKind;
+  if (kind === 'message' && field.message) return checkJsonNumbers(value, field.message, `${path}.`);
+  const scalar = field.fieldKind === 'scalar' ? field.scalar : field.fieldKind === 'list' && field.listKind === 'scalar' ? field.scalar : field.fieldKind === 'map' && field.mapKind === 'scalar' ? field.scalar : undefined;
+  if (typeof value !== 'string' || scalar === undefined) return;
+  if (INTEGER_TYPES.has(scalar) && !/^-?\d+$/.test(value)) {
+    throw ApiError.badField(path, `Invalid value at '${path}': an integer as a JSON string must be decimal digits (got ${JSON.stringify(value.slice(0, 40))}).`);
+  }
+  if ((scalar === ScalarType.DOUBLE || scalar === ScalarType.FLOAT) && !DECIMAL.test(value) && !['NaN', 'Infinity', '-Infinity'].includes(value)) {
+    throw ApiError.badField(path, `Invalid value at '${path}': a number as a JSON string must be decimal (got ${JSON.stringify(value.slice(0, 40))}).`);
+  }
+}

@@ -88,6 +88,17 @@ describe('limits of the protos and of Google, over REST and gRPC', () => {
     assert.equal(ok.status, 200, JSON.stringify(ok.body));
   });
 
+  test('an integer given as a JSON string is decimal digits, as the proto3 JSON mapping says', async () => {
+    for (const value of ['0x10', ' 12', '12 ', '+5', '0b1', '1_000', '']) {
+      const message = await refusedCreate({ githubConfig: { githubApp: 'DEVELOPER_CONNECT', appInstallationId: value } }, 'connection.github_config.app_installation_id', `appInstallationId ${JSON.stringify(value)}`);
+      assert.match(message, /decimal digits/);
+    }
+    for (const value of ['16', '-3', 16]) {
+      const ok = await call(server, 'POST', `${CONNECTIONS}?connectionId=decimal&validateOnly=true`, JSON.stringify({ githubConfig: { githubApp: 'DEVELOPER_CONNECT', appInstallationId: value } }));
+      assert.equal(ok.status, 200, `${JSON.stringify(value)}: ${JSON.stringify(ok.body)}`);
+    }
+  });
+
   test('an enum number that is not a value of the enum is refused over gRPC, where protobuf keeps it', async () => {
     const client = new grpc.Client(`127.0.0.1:${server.port}`, grpc.credentials.createInsecure());
     try {

@@ -405,7 +405,7 @@ for (const transport of ['grpc', 'rest'] as const) {
       });
       assert.equal(made.name, `${parent}/insightsConfigs/shop`);
       assert.equal(metadata.verb, 'create');
-      assert.equal(enumName('InsightsConfig.State', made.state), 'COMPLETE');
+      assert.equal(enumName('InsightsConfig.State', made.state), 'PENDING', 'discovering the App Hub application');
       await lro('createInsightsConfig', { parent, insightsConfigId: 'cart', insightsConfig: { appHubApplication: app('cart') } });
 
       const got = await call<Resource & { appHubApplication: string }>('getInsightsConfig', { name: made.name });

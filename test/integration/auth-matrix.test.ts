@@ -392,8 +392,9 @@ describe('authentication and IAM of every method, REST and gRPC', () => {
     }
     await server.stop();
 
-    // Then the server of the matrix, on the same data directory: its operations stay running for 10 minutes.
-    server = await startTestServer({ auth: 'jwt', owner: OWNER, dataDir, operationDelayMs: 600_000 });
+    // Then the server of the matrix, on the same data directory: its operations stay running for 10 minutes, and
+    // so does the insights configs' discovery, which would otherwise change them while the matrix runs.
+    server = await startTestServer({ auth: 'jwt', owner: OWNER, dataDir, operationDelayMs: 600_000, insightsDiscoveryDelayMs: 600_000 });
     client = new grpc.Client(`127.0.0.1:${server.port}`, grpc.credentials.createInsecure());
     fixture = {
       missingOperation: `${LOCATION}/operations/operation-1-00`,

@@ -120,7 +120,8 @@ const GRPC_TIMEOUT = /^\d{1,8}[HMSmun]$/;
  *   `identity`), or is neither 0 nor 1. grpc-js reads such a message as uncompressed; the
  *   compression spec (doc/compression.md, test case 6) says it MUST fail with INTERNAL, saying so;
  * - a first message flagged compressed with gzip or deflate that does not decompress (grpc-js
- *   answers INTERNAL, for the client's mistake): INVALID_ARGUMENT.
+ *   answers INTERNAL, for the client's mistake): INVALID_ARGUMENT;
+ * - no message at all (grpc-js answers UNIMPLEMENTED): INVALID_ARGUMENT.
  * Only the first message is looked at: a unary call carries one, and grpc-js then reads the rest.
  */
 function checkStream(stream: ServerHttp2Stream, headers: IncomingHttpHeaders, pass: () => void): void {
@@ -144,7 +145,9 @@ function checkStream(stream: ServerHttp2Stream, headers: IncomingHttpHeaders, pa
   const onReadable = (): void => {
     stream.off('readable', onReadable);
     const head = stream.read() as Buffer | null;
-    if (head === null) return passOn(); // no message at all: grpc-js answers that
+    // No message at all: grpc-js answers UNIMPLEMENTED, "no request message for server streaming
+    // method", for what is the client's mistake in a unary call.
+    if (head === null) return refuse(stream, ApiError.invalidArgument('The call ended without a request message: a unary method takes exactly one.'));
     stream.unshift(head);
     const flag = head[0];
     if (flag === 1 && compressed) {

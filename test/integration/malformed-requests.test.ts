@@ -122,6 +122,14 @@ describe('gRPC requests that cannot be decoded are refused with a code and a rea
     });
   }
 
+  test('a unary call without a request message is INVALID_ARGUMENT, not UNIMPLEMENTED', async () => {
+    const answer = await grpcCall(server, GET_OPERATION, Buffer.alloc(0));
+    assert.equal(answer.code, Code.INVALID_ARGUMENT, answer.message);
+    assert.equal(answer.message, 'The call ended without a request message: a unary method takes exactly one.');
+    const empty = await grpcCall(server, GET_OPERATION, frame(new Uint8Array(0)));
+    assert.equal(empty.code, Code.INVALID_ARGUMENT, `an empty message is a message, whose name is missing: ${empty.message}`);
+  });
+
   test('a grpc-timeout outside the grammar of PROTOCOL-HTTP2.md is INVALID_ARGUMENT, saying what a timeout looks like', async () => {
     for (const timeout of ['soon', '123456789S', '5 S', '-1S', '10s']) {
       const answer = await grpcCall(server, GET_OPERATION, frame(getOperation(MISSING_OPERATION)), { 'grpc-timeout': timeout });

@@ -29,6 +29,7 @@ import { Metrics } from './metrics/metrics.js';
 import { Readiness } from './metrics/readiness.js';
 import { AUTHORIZE_PATH, AuthorizePage } from './oauth/authorize-page.js';
 import { ConsoleRoutes } from './console/routes.js';
+import { LoginCodes } from './console/session.js';
 import { OAuthTickets } from './oauth/tickets.js';
 import { bootstrapOwner, IamAuthorizer } from './iam/authorizer.js';
 import { IamPolicies } from './iam/policies.js';
@@ -190,7 +191,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     methods,
     authenticator: auth.authenticator,
     authorizer: auth.authorizer,
-    owner: auth.owner === undefined ? undefined : { member: auth.owner, signingKey },
+    owner: auth.owner === undefined ? undefined : { member: auth.owner, signingKey, loginCodes: new LoginCodes(await secret('console-login.key'), store) },
     publicUrl: () => publicUrl,
     log: log.child({ component: 'console' }),
     countDenial: metrics.countDenial,

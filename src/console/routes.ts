@@ -15,7 +15,7 @@ import {
   CONSOLE_PREFIX,
   credentialsOf,
   LOGIN_SESSION_SECONDS,
-  LoginCode,
+  type LoginCodes,
   overTls,
   secondsUntilExpiry,
   sessionCookie,
@@ -30,8 +30,8 @@ export interface ConsoleOptions {
   methods: MethodTable;
   authenticator: Authenticator;
   authorizer: Authorizer;
-  /** Under `jwt`: the member the one-time login code signs in, and the key its token is signed with. */
-  owner?: { member: string; signingKey: TokenSigningKey };
+  /** Under `jwt`: the member the one-time login code signs in, the key its token is signed with, and the codes. */
+  owner?: { member: string; signingKey: TokenSigningKey; loginCodes: LoginCodes };
   /** The base URL clients reach this server at (known once it listens). */
   publicUrl: () => string;
   log: Logger;
@@ -59,11 +59,12 @@ export interface SessionInfo {
 export class ConsoleRoutes {
   private readonly assets = new ConsoleAssets();
   private readonly streams: OperationEventStreams;
-  private readonly loginCode: LoginCode | undefined;
+  /** The code of the login link this node printed. */
+  private readonly loginCode: string | undefined;
 
   constructor(private readonly options: ConsoleOptions) {
     this.streams = new OperationEventStreams(options);
-    this.loginCode = options.auth === 'jwt' && options.owner ? new LoginCode() : undefined;
+    this.loginCode = options.auth === 'jwt' && options.owner ? options.owner.loginCodes.issue() : undefined;
   }
 
   static matches(url: string): boolean {
@@ -72,7 +73,7 @@ export class ConsoleRoutes {
 
   /** The path to open the console at: under `jwt`, the one-time login URL of the owner. */
   get entryPath(): string {
-    return this.loginCode ? `${CONSOLE_PREFIX}/login?code=${this.loginCode.text}` : `${CONSOLE_PREFIX}/`;
+    return this.loginCode ? `${CONSOLE_PREFIX}/login?code=${this.loginCode}` : `${CONSOLE_PREFIX}/`;
   }
 
   readonly handle = (req: IncomingMessage, res: ServerResponse): void => {
@@ -113,14 +114,14 @@ export class ConsoleRoutes {
   private async login(req: IncomingMessage, res: ServerResponse, code: string): Promise<void> {
     const owner = this.options.owner;
     if (!this.loginCode || !owner) return redirect(res, `${CONSOLE_PREFIX}/`);
-    if (!this.loginCode.spend(code)) {
+    if (!(await owner.loginCodes.spend(code))) {
       this.options.countDenial('CONSOLE_LOGIN_CODE_INVALID');
       res
         .writeHead(401, { ...SECURITY_HEADERS, 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store' })
         .end(
           '<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width"><title>Login link not valid</title>' +
             '<link rel="icon" href="/console/assets/icon.svg" type="image/svg+xml"><link rel="stylesheet" href="/console/assets/app.css"></head>' +
-            '<body><main><h1>This login link is not valid</h1><p>A login link works once, and only on the server start that printed it. ' +
+            '<body><main><h1>This login link is not valid</h1><p>A login link works once, within a day of the server start that printed it. ' +
             `<a href="${CONSOLE_PREFIX}/">Open the console</a> and sign in with an access token instead.</p></main></body></html>`,
         );
       return;

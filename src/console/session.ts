@@ -1,4 +1,4 @@
-import { randomBytes, timingSafeEqual } from 'node:crypto';
+import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 
 /**
@@ -59,28 +59,54 @@ export function secondsUntilExpiry(token: string, now = Date.now()): number | un
   }
 }
 
-/**
- * The one-time login code `serve` prints, as Jupyter prints its token: whoever opens the URL first
- * becomes the owner in that browser, and the code is spent. It lives in this node's memory only, so
- * a restart prints a new one and every old one is dead.
- */
-export class LoginCode {
-  private code: Buffer | undefined;
-  readonly text: string;
+/** How long a printed login link stays good when nobody opens it. */
+export const LOGIN_CODE_SECONDS = 24 * 60 * 60;
 
-  constructor() {
-    const code = randomBytes(32);
-    this.code = code;
-    this.text = code.toString('base64url');
+/** Where spent codes are recorded: the store's insert-if-absent of server secrets (the first writer's value is kept). */
+export interface SpentCodes {
+  ensureSecret(name: string, value: Uint8Array): Promise<Uint8Array>;
+}
+
+const NONCE_BYTES = 16;
+const MAC_BYTES = 16;
+
+/**
+ * The one-time login codes `serve` prints, as Jupyter prints its token: whoever opens the URL first
+ * becomes the owner in that browser, and the code is spent. A code is a random nonce and its time,
+ * with an HMAC under a key every node reads from the store; so, behind a load balancer, whichever
+ * node the link reaches accepts it. Spending it writes a row for its nonce in the store, and only the
+ * first writer succeeds: a code works once across all nodes. One not used within a day is dead.
+ */
+export class LoginCodes {
+  constructor(
+    private readonly key: Uint8Array,
+    private readonly spent: SpentCodes,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  /** A new code, good once, on any node that shares the key. */
+  issue(): string {
+    const body = Buffer.alloc(NONCE_BYTES + 4);
+    randomBytes(NONCE_BYTES).copy(body);
+    body.writeUInt32BE(Math.floor(this.now() / 1000), NONCE_BYTES);
+    return Buffer.concat([body, this.mac(body)]).toString('base64url');
   }
 
-  /** Whether `candidate` is the code, unspent; a right guess spends it. Compared in constant time. */
-  spend(candidate: string): boolean {
-    if (this.code === undefined) return false;
+  /** Whether `candidate` is a code of this key, in its lifetime and unspent; a right one is spent. */
+  async spend(candidate: string): Promise<boolean> {
     const given = Buffer.from(candidate, 'base64url');
-    if (given.length !== this.code.length || given.toString('base64url') !== candidate || !timingSafeEqual(given, this.code)) return false;
-    this.code = undefined;
-    return true;
+    if (given.length !== NONCE_BYTES + 4 + MAC_BYTES || given.toString('base64url') !== candidate) return false;
+    const body = given.subarray(0, NONCE_BYTES + 4);
+    if (!timingSafeEqual(given.subarray(NONCE_BYTES + 4), this.mac(body))) return false;
+    const age = this.now() / 1000 - body.readUInt32BE(NONCE_BYTES);
+    if (age < -60 || age > LOGIN_CODE_SECONDS) return false;
+    const mine = randomBytes(16);
+    const kept = await this.spent.ensureSecret(`console-login-spent/${body.subarray(0, NONCE_BYTES).toString('hex')}`, mine);
+    return Buffer.from(kept).equals(mine);
+  }
+
+  private mac(body: Buffer): Buffer {
+    return createHmac('sha256', this.key).update('devconnect-console-login\0').update(body).digest().subarray(0, MAC_BYTES);
   }
 }
 

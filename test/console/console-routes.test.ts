@@ -23,8 +23,8 @@ describe('console routes under --auth jwt', () => {
   const path = () => new URL(server.consoleUrl).pathname + new URL(server.consoleUrl).search;
 
   test('the login link becomes an HttpOnly SameSite=Strict session for the owner, once', async () => {
-    assert.match(server.consoleUrl, /\/console\/login\?code=[A-Za-z0-9_-]{43}$/);
-    const wrong = await fetch(`${server.url}/console/login?code=${'A'.repeat(43)}`, { redirect: 'manual' });
+    assert.match(server.consoleUrl, /\/console\/login\?code=[A-Za-z0-9_-]{48}$/);
+    const wrong = await fetch(`${server.url}/console/login?code=${'A'.repeat(48)}`, { redirect: 'manual' });
     assert.equal(wrong.status, 401);
 
     const first = await fetch(server.url + path(), { redirect: 'manual' });

@@ -98,3 +98,33 @@ test('with two servers on one database, a resource is reconciling on both while 
     await b.stop();
   }
 });
+
+test("with two servers on one database, one's console login link works once on either", async () => {
+  const databaseUrl = await freshDatabaseUrl();
+  const [a, b] = [
+    await startTestServer({ databaseUrl, dataDir: newDataDir(), auth: 'jwt' }),
+    await startTestServer({ databaseUrl, dataDir: newDataDir(), auth: 'jwt' }),
+  ];
+  try {
+    const login = (base: string, link: string) => fetch(base + new URL(link).pathname + new URL(link).search, { redirect: 'manual' });
+    assert.notEqual(a.consoleUrl, b.consoleUrl, 'each node prints a code of its own');
+    // A's link, opened through B (as a load balancer may route it), signs in the owner there.
+    const onB = await login(b.url, a.consoleUrl);
+    assert.equal(onB.status, 303);
+    const cookie = onB.headers.get('set-cookie') ?? '';
+    assert.match(cookie, /^devconnect_console=[\w.-]+; Path=\/console; HttpOnly; SameSite=Strict/);
+    const session = await fetch(`${a.url}/console/api/session`, { headers: { cookie: cookie.split(';')[0] ?? '' } });
+    assert.equal(((await session.json()) as { principal?: string }).principal, 'user:admin@localhost', 'the session is good on A too');
+    // Spent on B, it is spent on A.
+    assert.equal((await login(a.url, a.consoleUrl)).status, 401);
+    assert.equal((await login(b.url, a.consoleUrl)).status, 401);
+    // B's own link is another code, still unspent; a forged one is refused.
+    assert.equal((await login(a.url, b.consoleUrl)).status, 303);
+    const forged = new URL(a.consoleUrl);
+    forged.searchParams.set('code', Buffer.alloc(36, 7).toString('base64url'));
+    assert.equal((await login(a.url, forged.toString())).status, 401);
+  } finally {
+    await a.stop();
+    await b.stop();
+  }
+});

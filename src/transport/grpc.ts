@@ -121,7 +121,7 @@ const GRPC_TIMEOUT = /^\d{1,8}[HMSmun]$/;
  *   compression spec (doc/compression.md, test case 6) says it MUST fail with INTERNAL, saying so;
  * - a first message flagged compressed with gzip or deflate that does not decompress (grpc-js
  *   answers INTERNAL, for the client's mistake): INVALID_ARGUMENT;
- * - no message at all (grpc-js answers UNIMPLEMENTED): INVALID_ARGUMENT.
+ * - no message at all, or the call ends inside it (grpc-js answers UNIMPLEMENTED): INVALID_ARGUMENT.
  * Only the first message is looked at: a unary call carries one, and grpc-js then reads the rest.
  */
 function checkStream(stream: ServerHttp2Stream, headers: IncomingHttpHeaders, pass: () => void): void {
@@ -140,14 +140,33 @@ function checkStream(stream: ServerHttp2Stream, headers: IncomingHttpHeaders, pa
   }
   const encoding = headers['grpc-encoding'];
   const compressed = encoding !== undefined && encoding !== 'identity';
-  // The first bytes are read and put back, as the listener peeks at a connection's first bytes.
-  // 'readable' also comes at the end of a body that has no bytes, so such a call still reaches grpc-js.
-  const onReadable = (): void => {
+  // The first message is read whole (it may come in several reads) and put back, as the listener
+  // peeks at a connection's first bytes; grpc-js then reads it again.
+  const chunks: Buffer[] = [];
+  let length = 0;
+  const onEnd = (): void => {
     stream.off('readable', onReadable);
-    const head = stream.read() as Buffer | null;
     // No message at all: grpc-js answers UNIMPLEMENTED, "no request message for server streaming
-    // method", for what is the client's mistake in a unary call.
-    if (head === null) return refuse(stream, ApiError.invalidArgument('The call ended without a request message: a unary method takes exactly one.'));
+    // method", for what is the client's mistake in a unary call; so it does for a cut-off one.
+    refuse(
+      stream,
+      ApiError.invalidArgument(
+        length === 0
+          ? 'The call ended without a request message: a unary method takes exactly one.'
+          : `The call ended inside its request message: ${length} bytes of a length-prefixed message of ${length < 5 ? 'at least 5' : 5 + Buffer.concat(chunks).readUInt32BE(1)}.`,
+      ),
+    );
+  };
+  const onReadable = (): void => {
+    for (let chunk = stream.read() as Buffer | null; chunk !== null; chunk = stream.read() as Buffer | null) {
+      chunks.push(chunk);
+      length += chunk.length;
+    }
+    const head = chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks, length);
+    // Until the message is whole, wait for more, or for the end (onEnd); one over grpc-js's size limit is its to refuse.
+    if (length < 5 || (length < 5 + head.readUInt32BE(1) && head.readUInt32BE(1) <= MAX_MESSAGE_BYTES)) return;
+    stream.off('readable', onReadable);
+    stream.off('end', onEnd);
     stream.unshift(head);
     const flag = head[0];
     if (flag === 1 && compressed) {
@@ -162,14 +181,14 @@ function checkStream(stream: ServerHttp2Stream, headers: IncomingHttpHeaders, pa
     refuse(stream, new ApiError(Code.INTERNAL, message));
   };
   stream.on('readable', onReadable);
+  stream.on('end', onEnd);
 }
 
 // grpc-js's default limit on a received message, which it also applies after decompression.
 const MAX_MESSAGE_BYTES = 4 * 1024 * 1024;
 
 /**
- * Why a compressed first message does not decompress by its grpc-encoding, when it arrived whole
- * in the first read: grpc-js answers INTERNAL ("Failed to decompress message") for what is the
+ * Why a compressed first message (read whole) does not decompress by its grpc-encoding: grpc-js answers INTERNAL ("Failed to decompress message") for what is the
  * client's fault (#11). Undefined when it decompresses, is not all there yet, is over the size
  * limit, or uses an encoding grpc-js does not know (it answers those itself).
  */

@@ -130,6 +130,43 @@ describe('gRPC requests that cannot be decoded are refused with a code and a rea
     assert.equal(empty.code, Code.INVALID_ARGUMENT, `an empty message is a message, whose name is missing: ${empty.message}`);
   });
 
+  test('a call that ends inside its request message is INVALID_ARGUMENT, saying how much came', async () => {
+    const whole = frame(getOperation(MISSING_OPERATION));
+    const header = await grpcCall(server, GET_OPERATION, whole.subarray(0, 3));
+    assert.equal(header.code, Code.INVALID_ARGUMENT, header.message);
+    assert.equal(header.message, 'The call ended inside its request message: 3 bytes of a length-prefixed message of at least 5.');
+    const body = await grpcCall(server, GET_OPERATION, whole.subarray(0, whole.length - 2));
+    assert.equal(body.code, Code.INVALID_ARGUMENT, body.message);
+    assert.equal(body.message, `The call ended inside its request message: ${whole.length - 2} bytes of a length-prefixed message of ${whole.length}.`);
+  });
+
+  test('a message that arrives in several pieces is read whole: a gzip one that does not decompress is INVALID_ARGUMENT, a good one is served', async () => {
+    const session = connectHttp2(server.url);
+    const split = (message: Buffer) =>
+      new Promise<Record<string, unknown>>((resolve, reject) => {
+        const stream = session.request({ ':method': 'POST', ':path': GET_OPERATION, 'content-type': 'application/grpc', te: 'trailers', 'grpc-encoding': 'gzip' });
+        const fields: Record<string, unknown> = {};
+        stream.on('response', (h) => Object.assign(fields, h));
+        stream.on('trailers', (h) => Object.assign(fields, h));
+        stream.on('data', () => {});
+        stream.on('error', reject);
+        stream.on('close', () => resolve(fields));
+        stream.write(message.subarray(0, 8));
+        setTimeout(() => stream.end(message.subarray(8)), 50);
+      });
+    try {
+      const good = gzipSync(getOperation(MISSING_OPERATION));
+      assert.equal(Number((await split(frame(good, 1)))['grpc-status']), Code.NOT_FOUND, 'decompressed and served');
+      const broken = Buffer.from(good);
+      broken.fill(0, 12, 20);
+      const answer = await split(frame(broken, 1));
+      assert.equal(Number(answer['grpc-status']), Code.INVALID_ARGUMENT, decodeURIComponent(String(answer['grpc-message'])));
+      assert.match(decodeURIComponent(String(answer['grpc-message'])), /flagged compressed with grpc-encoding gzip, but it does not decompress/);
+    } finally {
+      session.close();
+    }
+  });
+
   test('a grpc-timeout outside the grammar of PROTOCOL-HTTP2.md is INVALID_ARGUMENT, saying what a timeout looks like', async () => {
     for (const timeout of ['soon', '123456789S', '5 S', '-1S', '10s']) {
       const answer = await grpcCall(server, GET_OPERATION, frame(getOperation(MISSING_OPERATION)), { 'grpc-timeout': timeout });

@@ -138,6 +138,8 @@ function checkStream(stream: ServerHttp2Stream, headers: IncomingHttpHeaders, pa
     const shown = JSON.stringify(String(timeout).slice(0, 40));
     return refuse(stream, ApiError.invalidArgument(`grpc-timeout ${shown} is not a gRPC timeout: 1 to 8 digits and a unit, one of H, M, S, m, u, n (as in "30S").`));
   }
+  // Server reflection is the one method whose client streams: it may send no message, or many.
+  if (String(headers[':path']).startsWith('/grpc.reflection.')) return passOn();
   const encoding = headers['grpc-encoding'];
   const compressed = encoding !== undefined && encoding !== 'identity';
   // The first message is read whole (it may come in several reads) and put back, as the listener

@@ -22,6 +22,7 @@ import { FaultsEndpoint } from './faults/endpoint.js';
 import { loadFaultFile } from './faults/file.js';
 import { FaultRules } from './faults/rules.js';
 import { ConnectionSchema, GitRepositoryLinkSchema, type Connection, type GitRepositoryLink } from './gen/google/cloud/developerconnect/v1/developer_connect_pb.js';
+import { InstallationTokens } from './git/github-app.js';
 import { GitTokens } from './git/link-tokens.js';
 import { GIT_PROXY_PREFIX, GitProxy } from './git/proxy.js';
 import { listenForMetrics, ObservabilityEndpoints } from './metrics/endpoints.js';
@@ -151,7 +152,8 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   const secrets = options.secretsFile ? SecretVersions.fromFile(options.secretsFile) : new SecretVersions();
   const gitTokens = new GitTokens(await secret('git-token.key'));
   const oauth = new OAuthTickets(await secret('oauth.key'));
-  const deps: ResourceDeps = { store, tokens, secrets, gitTokens, oauth, locations, applyChange: (change) => store.applyResourceChange(change), publicUrl: () => publicUrl };
+  const installationTokens = new InstallationTokens();
+  const deps: ResourceDeps = { store, tokens, secrets, gitTokens, installationTokens, oauth, locations, applyChange: (change) => store.applyResourceChange(change), publicUrl: () => publicUrl };
   const resourceMethods = RESOURCES.flatMap((module) => new StandardMethods(module, engine, deps, { operationDelayMs: options.operationDelayMs }).entries());
   const methods = new MethodTable(
     {
@@ -174,6 +176,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     tokens: gitTokens,
     lookup: (link) => linkWithConnection(store, link),
     secret: (version, field, resource) => secrets.value(version, field, resource),
+    installationTokens,
     log: log.child({ component: 'git-proxy' }),
     countDenial: metrics.countDenial,
   });

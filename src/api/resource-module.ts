@@ -1,4 +1,5 @@
 import type { DescMessage, DescMethod, Message, MessageShape } from '@bufbuild/protobuf';
+import type { InstallationTokens } from '../git/github-app.js';
 import type { GitTokens } from '../git/link-tokens.js';
 import type { Operation } from '../gen/google/longrunning/operations_pb.js';
 import type { OAuthTickets } from '../oauth/tickets.js';
@@ -26,6 +27,8 @@ export interface ResourceDeps {
   tokens: PageTokens;
   secrets: SecretVersions;
   gitTokens: GitTokens;
+  /** GitHub Enterprise apps' installation tokens, reused by the git methods and the git proxy until they near their end. */
+  installationTokens: InstallationTokens;
   oauth: OAuthTickets;
   /** The locations served (`serve --locations`). */
   locations: KnownLocations;

@@ -103,8 +103,17 @@ export async function githubAppJwt(appId: bigint, privateKeyPem: string, keyFiel
   }
 }
 
-/** An installation access token of a GitHub app: `POST /api/v3/app/installations/{id}/access_tokens` with the app's JWT. */
-export async function githubInstallationToken(host: HostApi, appJwt: string, credential: string, installationId: bigint, installationField: string): Promise<string> {
+/**
+ * An installation access token of a GitHub app: `POST /api/v3/app/installations/{id}/access_tokens`
+ * with the app's JWT, and when it expires (`expires_at`, undefined if the host does not say).
+ */
+export async function githubInstallationToken(
+  host: HostApi,
+  appJwt: string,
+  credential: string,
+  installationId: bigint,
+  installationField: string,
+): Promise<{ token: string; expiresAt?: Date }> {
   const { body } = await callHostApi(
     {
       host: host.label,
@@ -115,9 +124,10 @@ export async function githubInstallationToken(host: HostApi, appJwt: string, cre
       notFound: `${host.label} has no installation ${installationId} of the app (${installationField}); FetchGitHubInstallations lists the app's installations.`,
       signal: host.signal,
     },
-    z.object({ token: z.string().min(1) }),
+    z.object({ token: z.string().min(1), expires_at: z.string().nullish() }),
   );
-  return body.token;
+  const expiresAt = body.expires_at ? new Date(body.expires_at) : undefined;
+  return { token: body.token, expiresAt: expiresAt && !Number.isNaN(expiresAt.getTime()) ? expiresAt : undefined };
 }
 
 /**

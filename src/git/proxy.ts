@@ -2,8 +2,9 @@ import { request as httpRequest, type IncomingMessage, type ServerResponse } fro
 import { request as httpsRequest } from 'node:https';
 import type { Logger } from 'pino';
 import type { CountDenial } from '../auth/denials.js';
-import { ApiError } from '../common/errors.js';
+import { ApiError, Code } from '../common/errors.js';
 import type { Connection, GitRepositoryLink } from '../gen/google/cloud/developerconnect/v1/developer_connect_pb.js';
+import type { InstallationTokens } from './github-app.js';
 import type { GitTokens } from './link-tokens.js';
 import { upstreamOf, type GitAccess, type SecretLookup } from './upstream.js';
 
@@ -25,6 +26,8 @@ export interface GitProxyOptions {
   /** The link and its connection, or undefined when either does not exist. */
   lookup(link: string): Promise<{ link: GitRepositoryLink; connection: Connection } | undefined>;
   secret: SecretLookup;
+  /** GitHub Enterprise apps' installation tokens, shared with the git methods. */
+  installationTokens: InstallationTokens;
   log: Logger;
   /**
    * Counts each token refused (GIT_PROXY_TOKEN_INVALID, _EXPIRED, _OTHER_LINK) and each push with a read
@@ -45,7 +48,8 @@ export class GitProxy {
 
   readonly handle = (req: IncomingMessage, res: ServerResponse): void => {
     this.serve(req, res).catch((error: unknown) => {
-      if (error instanceof ApiError) return reply(res, error.code === 5 ? 404 : 403, error.message);
+      // UNAVAILABLE is the host (or its token exchange) not answering: the proxy is its gateway.
+      if (error instanceof ApiError) return reply(res, error.code === Code.NOT_FOUND ? 404 : error.code === Code.UNAVAILABLE ? 502 : 403, error.message);
       this.options.log.error({ err: error }, 'git proxy failed');
       reply(res, 502, 'The git proxy could not reach the repository host.');
     });
@@ -84,14 +88,17 @@ export class GitProxy {
     if (!found.connection.gitProxyConfig?.enabled) {
       return reply(res, 403, `The git proxy is not enabled on connection '${found.connection.name}' (set git_proxy_config.enabled).`);
     }
-    const upstream = upstreamOf(found.connection, found.link.cloneUri, this.options.secret);
+    // A credential the upstream mints (a GitHub app's installation token) stops being asked for when git goes away.
+    const gone = new AbortController();
+    res.on('close', () => gone.abort());
+    const upstream = upstreamOf(found.connection, found.link.cloneUri, { secret: this.options.secret, installationTokens: this.options.installationTokens, signal: gone.signal });
     const target = new URL(`${upstream.repository.href}/${rest}${url.search}`);
     const headers: Record<string, string | string[]> = {};
     for (const name of FORWARDED_REQUEST) {
       const value = req.headers[name];
       if (value !== undefined) headers[name] = value;
     }
-    const authorization = upstream.authorization(access);
+    const authorization = await upstream.authorization(access);
     if (authorization) headers.authorization = authorization;
     await new Promise<void>((resolve, reject) => {
       const send = target.protocol === 'https:' ? httpsRequest : httpRequest;
@@ -100,6 +107,7 @@ export class GitProxy {
         // The host's own challenge would ask the client for the host's credentials: answer ours instead.
         if (status === 401) {
           upstreamRes.resume();
+          upstream.refused();
           reply(res, 502, "The repository host refused the connection's credentials.");
           return resolve();
         }

@@ -13,7 +13,7 @@ const TIMEOUT_MS = 10_000;
 export async function fetchRefs(upstream: Upstream): Promise<Map<string, string>> {
   const url = `${upstream.repository.href}/info/refs?service=git-upload-pack`;
   const headers: Record<string, string> = { 'user-agent': 'git/devconnect-emulator', accept: 'application/x-git-upload-pack-advertisement' };
-  const authorization = upstream.authorization('read');
+  const authorization = await upstream.authorization('read');
   if (authorization) headers.authorization = authorization;
   let response: Response;
   try {
@@ -25,7 +25,13 @@ export async function fetchRefs(upstream: Upstream): Promise<Map<string, string>
   const body = Buffer.from(await response.arrayBuffer());
   const where = `${upstream.repository.href}`;
   if (response.status === 401 || response.status === 403) {
-    throw new ApiError(Code.FAILED_PRECONDITION, `The git host refused the connection's credentials for ${where} (HTTP ${response.status}).`, { reason: 'GIT_HOST_REFUSED' });
+    upstream.refused();
+    const credential = upstream.credential('read');
+    throw new ApiError(
+      Code.FAILED_PRECONDITION,
+      `The git host refused the connection's credentials for ${where} (HTTP ${response.status}${credential ? `; the credential of ${credential}` : ''}).`,
+      { reason: 'GIT_HOST_REFUSED', metadata: credential ? { field: credential } : {} },
+    );
   }
   if (response.status === 404) throw new ApiError(Code.FAILED_PRECONDITION, `The git host has no repository at ${where} (HTTP 404).`, { reason: 'GIT_REPOSITORY_NOT_FOUND' });
   if (!response.ok) throw new ApiError(Code.UNAVAILABLE, `The git host answered HTTP ${response.status} for ${where}.`, { reason: 'GIT_HOST_UNAVAILABLE' });

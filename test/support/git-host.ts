@@ -1,7 +1,8 @@
 /**
  * A real git host for tests: Debian's `git http-backend` (a CGI program) behind a few lines of
  * node:http, serving bare repositories made with real commits, branches and tags. Optionally it
- * requires HTTP Basic credentials, so a test can see whose credentials reach it.
+ * requires HTTP Basic credentials, so a test can see whose credentials reach it, and serves another
+ * API on the same origin, as GitHub Enterprise serves its REST API beside its repositories.
  */
 import { execFileSync, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -19,7 +20,7 @@ export interface GitHost {
   git(args: string[], cwd?: string): string;
   /** Makes `NAME.git` with a commit on main, a branch `dev` and a tag `v1.0`. */
   createRepository(name: string): void;
-  /** The Authorization headers the host received, in order. */
+  /** The Authorization headers git's requests carried, in order. */
   authorizations: (string | undefined)[];
   stop(): Promise<void>;
 }
@@ -35,20 +36,39 @@ export const gitEnvironment = (home: string): NodeJS.ProcessEnv => ({
   GIT_COMMITTER_EMAIL: 'test@example.com',
 });
 
-export async function startGitHost(options: { basicAuth?: { username: string; password: string } } = {}): Promise<GitHost> {
+export interface GitHostOptions {
+  /** The credentials git's requests must carry; a set of passwords holds tokens the test issues and revokes as it goes. */
+  basicAuth?: { username: string; password: string | ReadonlySet<string> };
+  /** Answers the requests that are not git's (resolving true for those it answered); the others go to git. */
+  api?: (req: IncomingMessage, res: ServerResponse) => Promise<boolean>;
+}
+
+export async function startGitHost(options: GitHostOptions = {}): Promise<GitHost> {
   const root = mkdtempSync(join(tmpdir(), 'git-host-'));
   const env = gitEnvironment(root);
   const git = (args: string[], cwd = root) => execFileSync('git', args, { cwd, env, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
   const authorizations: (string | undefined)[] = [];
-  const expected = options.basicAuth && `Basic ${Buffer.from(`${options.basicAuth.username}:${options.basicAuth.password}`).toString('base64')}`;
+  const accepted = (authorization: string | undefined): boolean => {
+    const required = options.basicAuth;
+    if (!required) return true;
+    const match = /^Basic (\S+)$/.exec(authorization ?? '');
+    const decoded = match ? Buffer.from(match[1]!, 'base64').toString('utf8') : '';
+    const colon = decoded.indexOf(':');
+    const [username, password] = [decoded.slice(0, colon), decoded.slice(colon + 1)];
+    return colon >= 0 && username === required.username && (typeof required.password === 'string' ? password === required.password : required.password.has(password));
+  };
 
-  const server: Server = createServer((req, res) => {
+  const serve = async (req: IncomingMessage, res: ServerResponse) => {
+    if (options.api && (await options.api(req, res))) return;
     authorizations.push(req.headers.authorization);
-    if (expected && req.headers.authorization !== expected) {
+    if (!accepted(req.headers.authorization)) {
       res.writeHead(401, { 'www-authenticate': 'Basic realm="git host"' }).end('credentials required\n');
       return;
     }
     runBackend(root, req, res);
+  };
+  const server: Server = createServer((req, res) => {
+    serve(req, res).catch((error: unknown) => res.writeHead(500).end(`${String(error)}\n`));
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;

@@ -1,17 +1,14 @@
-import { ApiError, Code } from '../../common/errors.js';
-import type { Connection, GitHubEnterpriseConfig } from '../../gen/google/cloud/developerconnect/v1/developer_connect_pb.js';
+import type { Connection } from '../../gen/google/cloud/developerconnect/v1/developer_connect_pb.js';
+import { appInstallation, githubApp, KEY_FIELD, mintInstallationToken } from '../../git/github-app.js';
 import {
   bitbucketRepositories,
   githubAppInstallations,
-  githubAppJwt,
-  githubInstallationToken,
   githubRepositories,
   gitlabProjects,
   type GitHubInstallation,
-  type HostApi,
   type RepositoryPage,
 } from '../../git/host-apis.js';
-import { checkEnabled, parseHost, userTokens, type SecretLookup } from '../../git/upstream.js';
+import { checkEnabled, hostApi, userTokens, type SecretLookup } from '../../git/upstream.js';
 
 /** FetchLinkableGitRepositories' page size when none is asked for: "Defaults to 20" (its proto). */
 export const DEFAULT_LINKABLE_PAGE = 20;
@@ -19,8 +16,6 @@ export const DEFAULT_LINKABLE_PAGE = 20;
 export const MAX_LINKABLE_PAGE = 100;
 /** One page of ours reads at most this many pages of the host; past them it ends early, with a token to go on. */
 const MAX_HOST_CALLS = 5;
-/** The field of a GitHub Enterprise connection whose secret signs its app's JWT. */
-const KEY_FIELD = 'github_enterprise_config.private_key_secret_version';
 
 /** Repositories of a connection's host from a position on (see RepositoryPage). */
 export type RepositoryLister = (after: string | undefined, limit: number) => Promise<RepositoryPage>;
@@ -50,19 +45,12 @@ export function repositoryLister(connection: Connection, secret: SecretLookup, s
       return { host: host.base, list: (after, limit) => bitbucketRepositories(host, token, field('read_authorizer_credential.user_token_secret_version'), after, limit) };
     }
     case 'githubEnterpriseConfig': {
-      const app = githubApp(config.value, name, secret, signal);
-      const installation = config.value.appInstallationId;
-      if (installation === 0n) {
-        throw new ApiError(
-          Code.FAILED_PRECONDITION,
-          `Connection '${name}' has no github_enterprise_config.app_installation_id: install the app, then set it (FetchGitHubInstallations lists the app's installations).`,
-          { reason: 'APP_NOT_INSTALLED', metadata: { resource: name } },
-        );
-      }
+      const app = githubApp(config.value, name, secret, hostApi(config.value.hostUri, 'GitHub Enterprise', name, signal));
+      const installation = appInstallation(config.value, name);
       // One installation token serves every host page of this call; the next call mints its own.
       let token: Promise<string> | undefined;
       const list: RepositoryLister = async (after) => {
-        token ??= app.jwt().then((jwt) => githubInstallationToken(app.host, jwt, KEY_FIELD, installation, 'github_enterprise_config.app_installation_id'));
+        token ??= mintInstallationToken(app, installation).then((minted) => minted.token);
         return githubRepositories(app.host, await token, `the installation token of the app (made with ${KEY_FIELD})`, after);
       };
       return { host: app.host.base, list };
@@ -97,23 +85,6 @@ export async function gitHubInstallations(connection: Connection, secret: Secret
   const config = connection.connectionConfig;
   if (config.case !== 'githubEnterpriseConfig') return undefined;
   checkEnabled(connection);
-  const app = githubApp(config.value, connection.name, secret, signal);
+  const app = githubApp(config.value, connection.name, secret, hostApi(config.value.hostUri, 'GitHub Enterprise', connection.name, signal));
   return githubAppInstallations(app.host, await app.jwt(), KEY_FIELD);
-}
-
-/** A GitHub Enterprise connection's host and the JWT of its app, from app_id and the private key's secret version. */
-function githubApp(config: GitHubEnterpriseConfig, name: string, secret: SecretLookup, signal: AbortSignal): { host: HostApi; jwt: () => Promise<string> } {
-  const host = hostApi(config.hostUri, 'GitHub Enterprise', name, signal);
-  const missing = (field: string, why: string) =>
-    new ApiError(Code.FAILED_PRECONDITION, `Connection '${name}' has no github_enterprise_config.${field}, ${why}.`, { reason: 'GITHUB_APP_INCOMPLETE', metadata: { resource: name } });
-  if (config.appId === 0n) throw missing('app_id', "the GitHub app's id, which its JWT names");
-  if (config.privateKeySecretVersion === '') throw missing('private_key_secret_version', "the secret version of the app's private key, which signs its JWT");
-  const pem = secret(config.privateKeySecretVersion, KEY_FIELD, name);
-  return { host, jwt: () => githubAppJwt(config.appId, pem, KEY_FIELD) };
-}
-
-function hostApi(hostUri: string, kind: string, connection: string, signal: AbortSignal): HostApi {
-  const url = parseHost(hostUri, connection);
-  const base = `${url.origin}${url.pathname.replace(/\/+$/, '')}`;
-  return { base, label: `The ${kind} host ${base}`, signal };
 }

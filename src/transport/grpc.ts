@@ -169,6 +169,11 @@ function checkStream(stream: ServerHttp2Stream, headers: IncomingHttpHeaders, pa
     if (length < 5 || (length < 5 + head.readUInt32BE(1) && head.readUInt32BE(1) <= MAX_MESSAGE_BYTES)) return;
     stream.off('readable', onReadable);
     stream.off('end', onEnd);
+    // A second message already here (grpc-js would answer UNIMPLEMENTED on reading it): every method
+    // served here but reflection takes one. One that comes in a later read is still grpc-js's to refuse.
+    if (length > 5 + head.readUInt32BE(1)) {
+      return refuse(stream, ApiError.invalidArgument('The call carries more than one request message: a unary method takes exactly one.'));
+    }
     stream.unshift(head);
     const flag = head[0];
     if (flag === 1 && compressed) {

@@ -140,6 +140,13 @@ describe('gRPC requests that cannot be decoded are refused with a code and a rea
     assert.equal(body.message, `The call ended inside its request message: ${whole.length - 2} bytes of a length-prefixed message of ${whole.length}.`);
   });
 
+  test('a unary call with two request messages is INVALID_ARGUMENT', async () => {
+    const one = frame(getOperation(MISSING_OPERATION));
+    const answer = await grpcCall(server, GET_OPERATION, Buffer.concat([one, one]));
+    assert.equal(answer.code, Code.INVALID_ARGUMENT, answer.message);
+    assert.equal(answer.message, 'The call carries more than one request message: a unary method takes exactly one.');
+  });
+
   test('a message that arrives in several pieces is read whole: a gzip one that does not decompress is INVALID_ARGUMENT, a good one is served', async () => {
     const session = connectHttp2(server.url);
     const split = (message: Buffer) =>

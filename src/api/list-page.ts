@@ -40,9 +40,17 @@ export async function listPage(store: ResourceStore, module: ResourceModule, req
 }
 
 /** The fields a module's resources are indexed by: what its List filters and sorts by, and what places them. */
-export function indexedFields(module: ResourceModule): string[] {
-  return [...new Set([...Object.keys(module.filterFields), ...module.orderFields, ...POSITION_FIELDS])];
+export function indexedFields(module: ResourceModule): readonly string[] {
+  let fields = indexedFieldsOf.get(module);
+  if (fields === undefined) {
+    fields = [...new Set([...Object.keys(module.filterFields), ...module.orderFields, ...POSITION_FIELDS])];
+    indexedFieldsOf.set(module, fields);
+  }
+  return fields;
 }
+
+/** indexedFields of each module, worked out once: every write of a resource asks for them. */
+const indexedFieldsOf = new WeakMap<ResourceModule, readonly string[]>();
 
 /** A resource's values of its module's indexed fields, for the store to write with it. */
 export function resourceIndex(module: ResourceModule, resource: Message): ResourceIndex {

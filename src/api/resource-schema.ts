@@ -23,6 +23,8 @@ export class ResourceSchema {
   private readonly fieldBehaviours = new Map<DescField, readonly FieldBehavior[]>();
   /** Fields the server keeps (OUTPUT_ONLY): cleared from what a client sends (AIP-203). */
   readonly outputOnly: readonly DescField[];
+  /** Top-level fields by proto name: every create and update asks for a few (`uid`, `etag`, `update_time`). */
+  private readonly fieldsByName: ReadonlyMap<string, DescField>;
 
   constructor(readonly desc: DescMessage) {
     if (!hasOption(desc, resourceOption)) throw new Error(`${desc.typeName} has no google.api.resource option`);
@@ -35,6 +37,7 @@ export class ResourceSchema {
     this.parentPattern = pattern.split('/').slice(0, -2).join('/');
     for (const field of desc.fields) this.fieldBehaviours.set(field, hasOption(field, field_behavior) ? getOption(field, field_behavior) : []);
     this.outputOnly = desc.fields.filter((f) => this.has(f, FieldBehavior.OUTPUT_ONLY));
+    this.fieldsByName = new Map(desc.fields.map((f) => [f.name, f]));
   }
 
   behaviours(field: DescField): readonly FieldBehavior[] {
@@ -47,7 +50,7 @@ export class ResourceSchema {
 
   /** A top-level field by its proto name (`create_time`), or undefined. */
   field(protoName: string): DescField | undefined {
-    return this.desc.fields.find((f) => f.name === protoName);
+    return this.fieldsByName.get(protoName);
   }
 
   /**
@@ -106,12 +109,11 @@ function behavioursOf(field: DescField): readonly FieldBehavior[] {
 function missingRequired(message: ReflectMessage, prefix: string): string[] {
   const missing: string[] = [];
   for (const field of message.fields) {
-    const path = `${prefix}.${field.name}`;
     if (!message.isSet(field)) {
       // A field of a oneof that another member fills is not missing.
-      if (behavioursOf(field).includes(FieldBehavior.REQUIRED) && !(field.oneof && message.oneofCase(field.oneof) !== undefined)) missing.push(path);
+      if (behavioursOf(field).includes(FieldBehavior.REQUIRED) && !(field.oneof && message.oneofCase(field.oneof) !== undefined)) missing.push(`${prefix}.${field.name}`);
     } else if (field.fieldKind === 'message') {
-      missing.push(...missingRequired(message.get(field) as ReflectMessage, path));
+      missing.push(...missingRequired(message.get(field) as ReflectMessage, `${prefix}.${field.name}`));
     }
   }
   return missing;

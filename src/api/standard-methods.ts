@@ -56,6 +56,8 @@ export class StandardMethods implements OwnMethods {
   private readonly typeUrl: string;
   private readonly store: ResourceStore;
   private readonly hasReconciling: boolean;
+  /** resourceField of each create and update method, looked up once. */
+  private readonly resourceFields = new Map<DescMethod, DescField & { fieldKind: 'message' }>();
 
   constructor(
     private readonly module: ResourceModule,
@@ -356,8 +358,11 @@ export class StandardMethods implements OwnMethods {
 
   /** The field of a create or update request that carries the resource (`connection`, `git_repository_link`). */
   private resourceField(method: DescMethod): DescField & { fieldKind: 'message' } {
+    const known = this.resourceFields.get(method);
+    if (known) return known;
     const field = method.input.fields.find((f) => f.fieldKind === 'message' && f.message.typeName === this.module.schema.typeName);
     if (!field || field.fieldKind !== 'message') throw new Error(`${method.input.typeName} carries no ${this.module.schema.typeName}`);
+    this.resourceFields.set(method, field);
     return field;
   }
 

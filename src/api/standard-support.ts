@@ -33,11 +33,21 @@ export function newEtag(): string {
 
 /** `projects/p/locations/l`: where a resource's operations are listed. */
 export function locationOf(name: string): string {
-  return name.split('/').slice(0, 4).join('/');
+  // The name up to its fourth '/', or all of it: split('/').slice(0, 4).join('/') without the arrays.
+  let end = -1;
+  for (let i = 0; i < 4; i++) {
+    end = name.indexOf('/', end + 1);
+    if (end < 0) return name;
+  }
+  return name.slice(0, end);
 }
 
+/** The name without its last two segments (`projects/p/locations/l` of `…/connections/c`); '' when it has no more. */
 export function parentOf(name: string): string {
-  return name.split('/').slice(0, -2).join('/');
+  const last = name.lastIndexOf('/');
+  if (last <= 0) return '';
+  const before = name.lastIndexOf('/', last - 1);
+  return before < 0 ? '' : name.slice(0, before);
 }
 
 /** An ApiError raised while a handler runs ends its operation with the same code and message. */

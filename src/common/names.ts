@@ -10,16 +10,17 @@ export interface LocationName {
 
 function parse(name: string, field: string, pattern: readonly string[]): string[] {
   const parts = name.split('/');
-  const example = pattern.map((p, i) => (i % 2 === 0 ? p : `{${p}}`)).join('/');
+  // Made only for the error: names are parsed on nearly every call, and nearly all of them are valid.
+  const example = () => pattern.map((p, i) => (i % 2 === 0 ? p : `{${p}}`)).join('/');
   if (parts.length !== pattern.length) {
-    throw ApiError.invalidArgument(`${field} '${name}' is not a valid name: expected ${example}.`, field);
+    throw ApiError.invalidArgument(`${field} '${name}' is not a valid name: expected ${example()}.`, field);
   }
   const ids: string[] = [];
   parts.forEach((part, i) => {
     const expected = pattern[i] ?? '';
     if (i % 2 === 0) {
       if (part !== expected) {
-        throw ApiError.invalidArgument(`${field} '${name}' is not a valid name: expected ${example}.`, field);
+        throw ApiError.invalidArgument(`${field} '${name}' is not a valid name: expected ${example()}.`, field);
       }
     } else {
       if (!SEGMENT.test(part)) {
@@ -77,9 +78,16 @@ export function locationName(l: LocationName): string {
  * and returns its ids by variable name; INVALID_ARGUMENT naming `field` when it does not match.
  */
 export function parseByPattern(name: string, pattern: string, field = 'name'): Record<string, string> {
-  const segments = pattern.split('/').map((s) => (s.startsWith('{') ? s.slice(1, -1) : s));
+  let segments = patternSegments.get(pattern);
+  if (segments === undefined) {
+    segments = pattern.split('/').map((s) => (s.startsWith('{') ? s.slice(1, -1) : s));
+    patternSegments.set(pattern, segments);
+  }
   const ids = parse(name, field, segments);
   const result: Record<string, string> = {};
   ids.forEach((id, i) => (result[segments[2 * i + 1]!] = id));
   return result;
 }
+
+/** The segments of each pattern parseByPattern has seen: the resources' patterns, a few dozen. */
+const patternSegments = new Map<string, string[]>();

@@ -46,33 +46,36 @@ function checkMessage(desc: DescMessage, message: Record<string, unknown>, prefi
 
 function checkField(field: DescField, value: unknown, prefix: string): void {
   if (value === undefined) return;
-  const path = `${prefix}${field.name}`;
+  // Every field of a request is walked, and nearly all pass: a scalar's or an enum's path is made only for its error.
   switch (field.fieldKind) {
     case 'scalar':
-      if (typeof value === 'string') checkString(path, value);
+      if (typeof value === 'string') checkString(value, prefix, field.name);
       return;
     case 'enum':
-      checkEnum(field.enum, path, value);
+      checkEnum(field.enum, prefix, field.name, value);
       return;
+  }
+  const path = `${prefix}${field.name}`;
+  switch (field.fieldKind) {
     case 'message':
       checkMessage(field.message, value as Record<string, unknown>, `${path}.`);
       return;
     case 'list':
       (value as unknown[]).forEach((item, i) => {
         const at = `${path}[${i}]`;
-        if (field.listKind === 'enum') checkEnum(field.enum, at, item);
+        if (field.listKind === 'enum') checkEnum(field.enum, at, '', item);
         else if (field.listKind === 'message') checkMessage(field.message, item as Record<string, unknown>, `${at}.`);
-        else if (typeof item === 'string') checkString(at, item);
+        else if (typeof item === 'string') checkString(item, at, '');
       });
       return;
     case 'map': {
       const entries = Object.entries(value as Record<string, unknown>);
       for (const [key, item] of entries) {
-        checkString(path, key);
+        checkString(key, path, '');
         const at = `${path}[${shown(key)}]`;
-        if (field.mapKind === 'enum') checkEnum(field.enum, at, item);
+        if (field.mapKind === 'enum') checkEnum(field.enum, at, '', item);
         else if (field.mapKind === 'message') checkMessage(field.message, item as Record<string, unknown>, `${at}.`);
-        else if (typeof item === 'string') checkString(at, item);
+        else if (typeof item === 'string') checkString(item, at, '');
       }
       if (field.mapKind === 'scalar' && field.name === 'labels') checkLabels(path, entries as [string, string][]);
       if (field.mapKind === 'scalar' && field.name === 'annotations') checkAnnotations(path, entries as [string, string][]);
@@ -81,22 +84,26 @@ function checkField(field: DescField, value: unknown, prefix: string): void {
   }
 }
 
-function checkString(path: string, value: string): void {
+/** Refuses a string holding NUL, naming the field at `prefix` + `name` (joined only then). */
+function checkString(value: string, prefix: string, name: string): void {
   // Valid UTF-8, and so valid in protobuf, but no name, label or text a person types holds one;
   // C strings downstream (a git host, a log line) would cut the value at it.
-  if (value.includes('\0')) throw ApiError.badField(path, `${path} must not contain a NUL character (U+0000).`);
+  if (!value.includes('\0')) return;
+  const path = `${prefix}${name}`;
+  throw ApiError.badField(path, `${path} must not contain a NUL character (U+0000).`);
 }
 
 /** Enum numbers each enum has, read once: proto3 enums are open, so decoders keep unknown numbers. */
 const enumNumbers = new WeakMap<DescEnum, ReadonlySet<number>>();
 
-function checkEnum(desc: DescEnum, path: string, value: unknown): void {
+function checkEnum(desc: DescEnum, prefix: string, name: string, value: unknown): void {
   let numbers = enumNumbers.get(desc);
   if (!numbers) {
     numbers = new Set(desc.values.map((v) => v.number));
     enumNumbers.set(desc, numbers);
   }
   if (typeof value === 'number' && numbers.has(value)) return;
+  const path = `${prefix}${name}`;
   const names = desc.values.map((v) => v.name).join(', ');
   throw ApiError.badField(path, `${path} has ${shown(value)}, which is not a value of ${desc.typeName}; use one of ${names}.`);
 }

@@ -6,13 +6,13 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { promisify } from 'node:util';
 import { gitEnvironment, startGitHost, type GitHost } from '../support/git-host.js';
 import { PARENT, rest, startTestServer, type JsonResponse, type TestServer } from '../support/server.js';
+import { closedPort } from '../support/ports.js';
 
 type Json = Record<string, unknown>;
 const run = promisify(execFile);
@@ -34,15 +34,6 @@ function refused(res: JsonResponse, http: number, status: string, message: RegEx
   const error = res.body.error as Json;
   assert.equal(error.status, status);
   assert.match(String(error.message), message);
-}
-
-/** A port nothing listens on. */
-async function closedPort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise((resolve) => server.close(resolve));
-  return port;
 }
 
 describe('git methods against a real git host', () => {

@@ -11,7 +11,6 @@ import { execFile } from 'node:child_process';
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -23,6 +22,7 @@ import { DeveloperConnect } from '../../src/gen/google/cloud/developerconnect/v1
 import { Code, grpcCall, restCall, type Outcome, type Transport } from '../support/auth-matrix-helpers.js';
 import { gitEnvironment, startGitHost, type GitHost } from '../support/git-host.js';
 import { PARENT, rest, startTestServer, type TestServer } from '../support/server.js';
+import { closedPort } from '../support/ports.js';
 
 const run = promisify(execFile);
 const TRANSPORTS: Transport[] = ['rest', 'grpc'];
@@ -30,15 +30,6 @@ const APP_ID = 42;
 const INSTALLATION = 7;
 const secretVersion = (id: string) => `projects/demo/secrets/${id}/versions/1`;
 const basic = (user: string, password: string) => `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}`;
-
-/** A port nothing listens on. */
-async function closedPort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
 
 describe('GitHub Enterprise: the git methods and the git proxy with the app installation token', () => {
   const appKeys = generateKeyPairSync('rsa', { modulusLength: 2048 });

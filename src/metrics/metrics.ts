@@ -3,6 +3,7 @@ import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom
 import { ApiError, Code } from '../common/errors.js';
 import type { OperationObserver } from '../engine/observer.js';
 import type { CallObserver, Transport } from '../transport/call-observer.js';
+import { CallMetrics, codeName } from './call-metrics.js';
 
 export type StoreBackend = 'sqlite' | 'postgres';
 
@@ -25,19 +26,11 @@ const COMMIT_BUCKETS = [0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 
  */
 export class Metrics implements CallObserver, OperationObserver {
   readonly registry = new Registry();
-  private readonly requests = new Counter({
-    name: 'devconnect_rpc_requests_total',
-    help: 'Calls answered, by method, google.rpc code and transport.',
-    labelNames: ['service', 'method', 'code', 'transport'] as const,
-    registers: [this.registry],
-  });
-  private readonly callSeconds = new Histogram({
-    name: 'devconnect_rpc_duration_seconds',
-    help: 'Time from a call reaching the server to its answer, by method and transport.',
-    labelNames: ['service', 'method', 'transport'] as const,
-    buckets: RPC_BUCKETS,
-    registers: [this.registry],
-  });
+  private readonly calls = new CallMetrics(
+    this.registry,
+    { name: 'devconnect_rpc_requests_total', help: 'Calls answered, by method, google.rpc code and transport.' },
+    { name: 'devconnect_rpc_duration_seconds', help: 'Time from a call reaching the server to its answer, by method and transport.', buckets: RPC_BUCKETS },
+  );
   private readonly denials = new Counter({
     name: 'devconnect_auth_denials_total',
     help:
@@ -77,9 +70,7 @@ export class Metrics implements CallObserver, OperationObserver {
   }
 
   callEnded(method: DescMethod, transport: Transport, code: Code, seconds: number, error: unknown): void {
-    const service = method.parent.typeName;
-    this.requests.inc({ service, method: method.name, code: codeName(code), transport });
-    this.callSeconds.observe({ service, method: method.name, transport }, seconds);
+    this.calls.ended(method, transport, code, seconds);
     if (code === Code.UNAUTHENTICATED || code === Code.PERMISSION_DENIED) {
       // Every denial (src/auth, the scope check in src/api/methods.ts, src/iam) carries an ErrorInfo reason.
       const reason = error instanceof ApiError && error.errorInfo ? error.errorInfo.reason : codeName(code);
@@ -113,9 +104,4 @@ export class Metrics implements CallObserver, OperationObserver {
   get contentType(): string {
     return this.registry.contentType;
   }
-}
-
-/** google.rpc.Code's name (`NOT_FOUND`), as google/rpc/code.proto spells it. */
-function codeName(code: Code): string {
-  return Code[code] ?? String(code);
 }

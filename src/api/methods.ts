@@ -9,7 +9,7 @@ import type { IamPolicyApi } from './iam-policy.js';
 import type { LocationsApi } from './locations.js';
 import type { OperationsApi } from './operations.js';
 import type { MethodEntry } from './standard-methods.js';
-import { andThen, type MaybePromise } from '../common/maybe-promise.js';
+import type { MaybePromise } from '../common/maybe-promise.js';
 import { pause } from './pause.js';
 import { checkRequestLimits } from './request-limits.js';
 
@@ -42,6 +42,7 @@ export interface CallFault {
 /** The implemented methods by full name (`google.longrunning.Operations.GetOperation`); both transports dispatch through it. */
 export class MethodTable {
   private readonly entries = new Map<string, Entry>();
+  private readonly byDescriptor = new Map<DescMethod, Entry>();
 
   constructor(
     apis: { operations: OperationsApi; locations: LocationsApi; iamPolicy: IamPolicyApi },
@@ -79,8 +80,8 @@ export class MethodTable {
    * Refusals may be thrown synchronously or come as a rejection; callers handle both.
    */
   call(method: DescMethod, request: Message, context: CallContext): MaybePromise<Message> {
-    requireScope(context.principal, `${method.parent.typeName}.${method.name}`);
-    const entry = this.entries.get(method.parent.typeName + '.' + method.name);
+    requireScope(context.principal, method);
+    const entry = this.entryOf(method);
     if (!entry) {
       throw new ApiError(Code.UNIMPLEMENTED, `Method ${method.parent.typeName}.${method.name} is not implemented by devconnect-emulator yet.`);
     }
@@ -88,7 +89,18 @@ export class MethodTable {
     checkRequestLimits(method.input, request);
     if (entry.permission === undefined) return this.invoke(method, entry, request, context);
     const checked = this.authorizer.check(context.principal, entry.permission, entry.resourceOf(request));
-    return andThen(checked, () => this.invoke(method, entry, request, context));
+    if (!(checked instanceof Promise)) return this.invoke(method, entry, request, context);
+    return checked.then(() => this.invoke(method, entry, request, context));
+  }
+
+  /** The entry of a method, found by its full name once per descriptor: a call then builds no string to find it. */
+  private entryOf(method: DescMethod): Entry | undefined {
+    let entry = this.byDescriptor.get(method);
+    if (entry === undefined) {
+      entry = this.entries.get(method.parent.typeName + '.' + method.name);
+      if (entry) this.byDescriptor.set(method, entry);
+    }
+    return entry;
   }
 
   /** The method's implementation, behind the fault a rule injects into it, if any. */
@@ -117,11 +129,11 @@ export class MethodTable {
 }
 
 /** Every method requires the cloud-platform scope; a token without it is refused as Google does. */
-function requireScope(principal: Principal, method: string): void {
+function requireScope(principal: Principal, method: DescMethod): void {
   if (principal.scopes.includes(CLOUD_PLATFORM_SCOPE)) return;
   throw new ApiError(Code.PERMISSION_DENIED, 'Request had insufficient authentication scopes.', {
     reason: 'ACCESS_TOKEN_SCOPE_INSUFFICIENT',
     domain: 'googleapis.com',
-    metadata: { service: 'developerconnect.googleapis.com', method },
+    metadata: { service: 'developerconnect.googleapis.com', method: `${method.parent.typeName}.${method.name}` },
   });
 }

@@ -19,21 +19,26 @@ interface Entry {
  * of segments) is tested for every path of its method.
  */
 export class RouteTable {
-  private readonly byShape = new Map<string, Entry[]>();
+  /** HTTP method → number of '/' → templates of that shape; looked up with no string built per request. */
+  private readonly byShape = new Map<string, Entry[][]>();
   private readonly anyShape = new Map<string, Entry[]>();
 
   constructor(routes: readonly HttpRoute[]) {
     for (const route of routes) {
       const entry = { route, binder: new RequestBinder(route) };
-      const fixed = !route.template.includes('**');
-      const key = fixed ? `${route.httpMethod} ${slashes(route.template.replace(/\{[^}=]+=([^}]+)\}/g, '$1'))}` : route.httpMethod;
-      const table = fixed ? this.byShape : this.anyShape;
-      table.set(key, [...(table.get(key) ?? []), entry]);
+      if (route.template.includes('**')) {
+        this.anyShape.set(route.httpMethod, [...(this.anyShape.get(route.httpMethod) ?? []), entry]);
+        continue;
+      }
+      const shapes = this.byShape.get(route.httpMethod) ?? [];
+      const n = slashes(route.template.replace(/\{[^}=]+=([^}]+)\}/g, '$1'));
+      (shapes[n] ??= []).push(entry);
+      this.byShape.set(route.httpMethod, shapes);
     }
   }
 
   match(httpMethod: string, path: string): RouteMatch | undefined {
-    return find(this.byShape.get(`${httpMethod} ${slashes(path)}`), path) ?? find(this.anyShape.get(httpMethod), path);
+    return find(this.byShape.get(httpMethod)?.[slashes(path)], path) ?? find(this.anyShape.get(httpMethod), path);
   }
 }
 

@@ -1,4 +1,4 @@
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
 import { performance } from 'node:perf_hooks';
 import { toJson, type DescMessage, type DescMethod, type DescService, type Message } from '@bufbuild/protobuf';
 import type { Logger } from 'pino';
@@ -219,34 +219,40 @@ class RestCallContext implements CallContext {
   }
 }
 
-/** A JSON response body and its length in bytes. */
+/** A JSON response body, and the headers that announce it. */
 interface Encoded {
-  text: string;
-  bytes: number;
+  body: string | Buffer;
+  headers: OutgoingHttpHeaders;
 }
 
 // Frozen responses are shared (cached done operations, see DoneOperations): they are encoded once
-// per encoding. Others are answered once, so a memo would only cost (a WeakMap entry per response).
+// per encoding, to the bytes and headers written for every call that answers them. Others are
+// answered once, so a memo would only cost (a WeakMap entry per response).
 const encoded = [new WeakMap<Message, Encoded>(), new WeakMap<Message, Encoded>()];
 
 function encodeJson(schema: DescMessage, message: Message, enumAsInteger: boolean): Encoded {
-  if (!Object.isFrozen(message)) return encodeNow(schema, message, enumAsInteger);
+  if (!Object.isFrozen(message)) return encodedText(jsonText(schema, message, enumAsInteger));
   const memo = encoded[enumAsInteger ? 1 : 0] as WeakMap<Message, Encoded>;
   let result = memo.get(message);
   if (result === undefined) {
-    result = encodeNow(schema, message, enumAsInteger);
+    const bytes = Buffer.from(jsonText(schema, message, enumAsInteger));
+    result = { body: bytes, headers: jsonHeaders(bytes.length) };
     memo.set(message, result);
   }
   return result;
 }
 
-function encodeNow(schema: DescMessage, message: Message, enumAsInteger: boolean): Encoded {
+function jsonText(schema: DescMessage, message: Message, enumAsInteger: boolean): string {
   const json = schema.typeName === OperationSchema.typeName ? operationToJson(message as Operation, { enumAsInteger }) : toJson(schema, message, { registry, enumAsInteger });
-  return encodedText(JSON.stringify(json));
+  return JSON.stringify(json);
 }
 
 function encodedText(text: string): Encoded {
-  return { text, bytes: Buffer.byteLength(text) };
+  return { body: text, headers: jsonHeaders(Buffer.byteLength(text)) };
+}
+
+function jsonHeaders(bytes: number): OutgoingHttpHeaders {
+  return { 'content-type': 'application/json; charset=utf-8', 'content-length': String(bytes) };
 }
 
 function readBody(req: IncomingMessage): Promise<Buffer> {
@@ -275,6 +281,7 @@ function send(res: ServerResponse, status: number, body: unknown): void {
 
 function sendEncoded(res: ServerResponse, status: number, body: Encoded): void {
   if (res.headersSent || res.destroyed) return;
-  res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'content-length': body.bytes });
-  res.end(body.text);
+  // node:http only reads the headers object, so a memoized one is shared.
+  res.writeHead(status, body.headers);
+  res.end(body.body);
 }

@@ -16,7 +16,8 @@ import { SlowSocketFlood } from './flood.js';
 import { Load } from './load.js';
 import { report, type Figures } from './report.js';
 import { RestClient, Tally } from './rest.js';
-import { freePort, keepWorkDirOnExit, SoakServer } from './server.js';
+import { freePort } from '../../bench/ports.js';
+import { keepWorkDirOnExit, SoakServer } from './server.js';
 import { verify } from './verify.js';
 
 const { values: args } = parseArgs({

@@ -1,23 +1,22 @@
 // The one-time login codes: good once across every node that shares the key and the store, dead after a day.
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { test } from 'node:test';
-import { LOGIN_CODE_SECONDS, LoginCodes, type SpentCodes } from '../../src/console/session.js';
+import { LOGIN_CODE_SECONDS, LoginCodes } from '../../src/console/session.js';
+import { SqliteStore } from '../../src/store/sqlite.js';
 
-/** The store's insert-if-absent, as both backends implement it. */
-function sharedStore(): SpentCodes {
-  const rows = new Map<string, Uint8Array>();
-  return {
-    ensureSecret: async (name, value) => {
-      if (!rows.has(name)) rows.set(name, value);
-      return rows.get(name) as Uint8Array;
-    },
-  };
-}
-
-test('a code works once, on whichever node shares the key; another key, a changed byte or an old code does not', async () => {
+test('a code works once, on whichever node shares the key; another key, a changed byte or an old code does not', async (t) => {
   const key = randomBytes(32);
-  const store = sharedStore();
+  // Two nodes' codes over one store: the spent codes are rows of its secrets.
+  const dir = mkdtempSync(join(tmpdir(), 'login-codes-'));
+  const store = SqliteStore.open(dir);
+  t.after(async () => {
+    await store.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
   let now = Date.UTC(2026, 10, 30, 12);
   const clock = () => now;
   const [a, b] = [new LoginCodes(key, store, clock), new LoginCodes(key, store, clock)];

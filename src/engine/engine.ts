@@ -193,9 +193,13 @@ export class Engine {
   }
 
   /**
-   * Asks an operation to stop (best effort, per google.longrunning.Operations.CancelOperation).
-   * The flag is committed first; then the running handler's signal is aborted, and the final
-   * state is written when the handler stops.
+   * Asks an operation to stop (best effort, per google.longrunning.Operations.CancelOperation);
+   * the final state is written when the handler stops.
+   * On a store of its own the handler is aborted as the flag's write is queued: a handler that
+   * stops at once (as those that wait on their signal do) has its outcome queued behind the flag,
+   * and the group commit writes both in one transaction, in that order. With other nodes the flag
+   * is committed first (its notification reaches the node that runs the operation), then the
+   * handler here, if it runs here, is aborted.
    */
   async cancel(name: string): Promise<CancelResult> {
     const record = await this.get(name);
@@ -203,8 +207,11 @@ export class Engine {
     if (record.done) return 'already-done';
     if (!this.handlers.get(record.kind)?.cancellable) return 'not-cancellable';
     const seen = this.events;
-    const updated = await this.store.requestCancel(name);
-    this.remember(name, updated, seen);
+    const flagging = this.store.requestCancel(name);
+    if (!this.shared) this.running.get(name)?.controller.abort(new CancelRequested('cancellation requested'));
+    const updated = await flagging;
+    // The handler's outcome, committed with the flag, may be cached already: a done record is not replaced by the flagged one.
+    if (!this.records.get(name)?.done) this.remember(name, updated, seen);
     if (!updated) return 'not-found';
     if (updated.done && !updated.requestedCancellation) return 'already-done';
     this.emit(name, 'updated');

@@ -161,6 +161,18 @@ describe('Engine.cancel', () => {
     assert.equal(await t.store.getResource(widgetName('c1')), undefined, 'a cancelled operation leaves no change behind');
   });
 
+  it('commits the outcome of a handler that stops at once with the cancellation itself: done CANCELLED when cancel resolves', async () => {
+    const record = await t.engine.start(startRequest('test.gated', 'c-one-commit'));
+    assert.equal(await t.engine.cancel(record.name), 'requested');
+    // Read from the store, not the engine's cache: both writes were in the commit that cancel waited for.
+    const stored = await t.store.getOperation(record.name);
+    assert.equal(stored?.done, true, 'no second commit is needed to end it');
+    assert.equal(stored.error?.code, Code.CANCELLED);
+    assert.equal(stored.requestedCancellation, true);
+    const got = await t.engine.get(record.name);
+    assert.equal(got?.done, true, 'the engine does not answer the flagged, not-yet-done record it read back');
+  });
+
   it('is best effort: a handler that ignores the signal and completes ends with its response and change', async () => {
     // google.longrunning: "the server makes a best effort to cancel the operation, but success is not guaranteed".
     const record = await t.engine.start(startRequest('test.stubborn', 'c2'));

@@ -219,17 +219,24 @@ export class PostgresStore implements Store {
     });
   }
 
-  requestCancel(name: string): Promise<OperationRecord | undefined> {
-    return this.write(async (tx) => {
-      // The notification goes out when the transaction commits: the node running the operation stops it at once.
-      await tx.query(
-        `WITH flagged AS (UPDATE operations SET requested_cancellation = true WHERE name = $1 AND NOT done RETURNING name)
-         SELECT pg_notify('${CHANNEL}', $2 || name) FROM flagged`,
+  /**
+   * One statement of its own, not a group commit's: a cancel waits for one round trip, where a
+   * transaction of a flag and a read took four (the commit is its own; of a cancel and a finish
+   * committed at once, either order is an answer). The notification goes out when it commits: the
+   * node running the operation stops it at once. The row is read from the statement's snapshot,
+   * from before the flag, hence the flag's own answer for it.
+   */
+  async requestCancel(name: string): Promise<OperationRecord | undefined> {
+    const { rows } = await this.read(
+      this.pool.query<OperationRow & { flagged: boolean }>(
+        `WITH flagged AS (UPDATE operations SET requested_cancellation = true WHERE name = $1 AND NOT done RETURNING name),
+           notified AS (SELECT pg_notify('${CHANNEL}', $2 || name) FROM flagged)
+         SELECT o.*, EXISTS (SELECT 1 FROM notified) AS flagged FROM operations o WHERE o.name = $1`,
         [name, this.events.payload('cancel')],
-      );
-      const { rows } = await tx.query<OperationRow>('SELECT * FROM operations WHERE name = $1', [name]);
-      return rows[0] && toOperation(rows[0]);
-    });
+      ),
+    );
+    const row = rows[0];
+    return row && toOperation({ ...row, requested_cancellation: row.requested_cancellation || row.flagged });
   }
 
   setStatusMessage(name: string, message: string): Promise<void> {

@@ -15,6 +15,12 @@ export interface ListRequest {
   pageSize: number;
   pageToken: string;
   tokens: PageTokens;
+  /**
+   * The resources of the listing that an operation runs on now (AIP-128 `reconciling`), asked
+   * only for a filter on `reconciling`: Get and List show those `reconciling` though it is not
+   * stored, so the filter matches them too.
+   */
+  reconciling?: () => Promise<ReadonlySet<string>>;
 }
 
 /** The fields that place a resource in a listing after its order_by fields: oldest first, then by name, so the order is total. */
@@ -27,7 +33,8 @@ const POSITION_FIELDS = ['create_time', 'name'];
  * about the same with 200 resources in the parent as with 50,000.
  */
 export async function listPage(store: ResourceStore, module: ResourceModule, request: ListRequest): Promise<{ items: Message[]; nextPageToken: string }> {
-  const filter = parseFilter(request.filter, module.filterFields);
+  let filter = parseFilter(request.filter, module.filterFields);
+  if (filter && request.reconciling && mentions(filter, 'reconciling')) filter = withRunning(filter, await request.reconciling());
   const order = parseOrderBy(request.orderBy, module.orderFields);
   const size = pageSize(request.pageSize);
   const sorted = filter !== undefined || order.length > 0 ? { filter, order: positionKeys(order) } : undefined;
@@ -37,6 +44,42 @@ export async function listPage(store: ResourceStore, module: ResourceModule, req
   const after = request.tokens.read(query, request.pageToken);
   const page = await store.listResources({ parent: request.parent, collection: request.collection, pageSize: size, after, ...sorted });
   return { items: page.items.map((r) => fromBinary(module.schema, r.data)), nextPageToken: request.tokens.issue(query, page.next) };
+}
+
+function mentions(filter: FilterExpr, field: string): boolean {
+  switch (filter.kind) {
+    case 'and':
+    case 'or':
+      return filter.args.some((arg) => mentions(arg, field));
+    case 'not':
+      return mentions(filter.arg, field);
+    case 'compare':
+      return filter.field === field;
+  }
+}
+
+/**
+ * The filter with `reconciling` as Get and List show it: stored, or an operation runs on the
+ * resource (one of `running`, by name). `reconciling = true` becomes `(reconciling = true OR name = …)`;
+ * `reconciling = false`, `(reconciling = false AND NOT (name = …))`.
+ */
+function withRunning(filter: FilterExpr, running: ReadonlySet<string>): FilterExpr {
+  if (running.size === 0) return filter;
+  switch (filter.kind) {
+    case 'and':
+    case 'or':
+      return { kind: filter.kind, args: filter.args.map((arg) => withRunning(arg, running)) };
+    case 'not':
+      return { kind: 'not', arg: withRunning(filter.arg, running) };
+    case 'compare': {
+      if (filter.field !== 'reconciling' || typeof filter.value !== 'boolean' || (filter.op !== '=' && filter.op !== '!=')) return filter;
+      const wanted = (filter.op === '=') === filter.value;
+      const anyRunning: FilterExpr = { kind: 'or', args: [...running].map((name) => ({ kind: 'compare', field: 'name', op: '=', value: name })) };
+      return wanted
+        ? { kind: 'or', args: [filter, anyRunning] }
+        : { kind: 'and', args: [filter, { kind: 'not', arg: anyRunning }] };
+    }
+  }
 }
 
 /** The fields a module's resources are indexed by: what its List filters and sorts by, and what places them. */

@@ -175,6 +175,7 @@ export class StandardMethods implements OwnMethods {
       pageSize: Number(r.pageSize ?? 0),
       pageToken: String(r.pageToken ?? ''),
       tokens: this.deps.tokens,
+      reconciling: this.hasReconciling ? () => this.engine.reconcilingUnder(`${parent}/${this.schema.plural}/`) : undefined,
     });
     return create(method.output, { [itemsField.localName]: await this.withReconciling(page.items), nextPageToken: page.nextPageToken } as never);
   }

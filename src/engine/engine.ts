@@ -463,6 +463,17 @@ export class Engine {
     return targets.length === 0 ? new Set() : this.store.unfinishedTargets(targets);
   }
 
+  /**
+   * The resources directly under `prefix` (`…/connections/`, not what is below them) that an
+   * unfinished operation acts on: a List's `reconciling` filter. With other nodes, read from the
+   * store's unfinished operations (the work in flight).
+   */
+  async reconcilingUnder(prefix: string): Promise<Set<string>> {
+    const under = (target: string) => target.startsWith(prefix) && !target.includes('/', prefix.length);
+    if (!this.shared) return new Set([...this.busyTargets.keys()].filter(under));
+    return new Set((await this.store.listUnfinishedOperations()).map((op) => op.target).filter(under));
+  }
+
   /** How many operations this node's handlers are running now. */
   get runningCount(): number {
     return this.running.size;

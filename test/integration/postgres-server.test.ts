@@ -90,6 +90,8 @@ test('with two servers on one database, a resource is reconciling on both while 
     assert.equal((await rest(a.url, 'GET', `/v1/${PARENT}/connections/target`)).body.reconciling, true, 'A sees the update B runs');
     const listed = (await rest(a.url, 'GET', `/v1/${PARENT}/connections`)).body.connections as { name: string; reconciling?: boolean }[];
     assert.equal(listed.find((c) => c.name.endsWith('/target'))?.reconciling, true);
+    const filtered = (await rest(a.url, 'GET', `/v1/${PARENT}/connections?filter=${encodeURIComponent('reconciling = true')}`)).body.connections as { name: string }[];
+    assert.deepEqual(filtered.map((c) => c.name), [`${PARENT}/connections/target`], "A's filter matches the update B runs");
     await rest(a.url, 'POST', `/v1/${update.body.name as string}:cancel`, {});
     await untilDone(a.url, update.body.name as string, 10_000);
     assert.equal((await rest(a.url, 'GET', `/v1/${PARENT}/connections/target`)).body.reconciling, undefined, 'false again once it ended');

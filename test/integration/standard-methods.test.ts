@@ -263,8 +263,16 @@ describe('standard methods over REST, operations that take 300 ms', () => {
     assert.equal((await rest(server.url, 'GET', `/v1/${String(made.name)}`)).body.reconciling, true);
     const listed = (await rest(server.url, 'GET', CONNECTIONS)).body.connections as Json[];
     assert.equal(listed.find((c) => c.name === made.name)?.reconciling, true);
+    // A filter sees `reconciling` as Get and List show it, though it is not stored.
+    const filtered = async (filter: string) =>
+      (((await rest(server.url, 'GET', `${CONNECTIONS}?filter=${encodeURIComponent(filter)}`)).body.connections as Json[] | undefined) ?? []).map((c) => c.name);
+    assert.deepEqual(await filtered('reconciling = true'), [made.name]);
+    assert.ok(!(await filtered('reconciling = false')).includes(made.name), 'not among those that are not reconciling');
+    assert.ok(!(await filtered('NOT reconciling')).includes(made.name));
     await untilDone(server.url, op.body.name as string);
     assert.equal((await rest(server.url, 'GET', `/v1/${String(made.name)}`)).body.reconciling, undefined, 'false again once it is done');
+    assert.deepEqual(await filtered('reconciling = true'), []);
+    assert.ok((await filtered('reconciling = false')).includes(made.name));
   });
 
   test('a cancelled update leaves no trace', async () => {

@@ -96,9 +96,13 @@ export class Metrics implements CallObserver, OperationObserver {
     this.running = running;
   }
 
-  /** The Prometheus text exposition of every metric. */
-  text(): Promise<string> {
-    return this.registry.metrics();
+  /**
+   * The Prometheus text exposition of every metric. prom-client 15 writes a NaN value as `Nan`
+   * (the event loop lag's mean before its first sample); the format spells it `NaN`, which strict
+   * parsers require.
+   */
+  async text(): Promise<string> {
+    return (await this.registry.metrics()).replace(/ Nan$/gm, ' NaN');
   }
 
   get contentType(): string {

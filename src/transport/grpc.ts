@@ -144,8 +144,9 @@ function checkStream(stream: ServerHttp2Stream, headers: IncomingHttpHeaders, pa
   const compressed = encoding !== undefined && encoding !== 'identity';
   // The first message is read whole (it may come in several reads) and put back, as the listener
   // peeks at a connection's first bytes; grpc-js then reads it again.
-  const chunks: Buffer[] = [];
-  let length = 0;
+  let head: Buffer = Buffer.alloc(0);
+  /** The bytes of the first message with its 5-byte prefix; undefined until its length is here. */
+  const whole = (): number | undefined => (head.length < 5 ? undefined : 5 + head.readUInt32BE(1));
   const onEnd = (): void => {
     stream.off('readable', onReadable);
     // No message at all: grpc-js answers UNIMPLEMENTED, "no request message for server streaming
@@ -153,25 +154,24 @@ function checkStream(stream: ServerHttp2Stream, headers: IncomingHttpHeaders, pa
     refuse(
       stream,
       ApiError.invalidArgument(
-        length === 0
+        head.length === 0
           ? 'The call ended without a request message: a unary method takes exactly one.'
-          : `The call ended inside its request message: ${length} bytes of a length-prefixed message of ${length < 5 ? 'at least 5' : 5 + Buffer.concat(chunks).readUInt32BE(1)}.`,
+          : `The call ended inside its request message: ${head.length} bytes of a length-prefixed message of ${whole() ?? 'at least 5'}.`,
       ),
     );
   };
   const onReadable = (): void => {
     for (let chunk = stream.read() as Buffer | null; chunk !== null; chunk = stream.read() as Buffer | null) {
-      chunks.push(chunk);
-      length += chunk.length;
+      head = head.length === 0 ? chunk : Buffer.concat([head, chunk]);
     }
-    const head = chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks, length);
+    const size = whole();
     // Until the message is whole, wait for more, or for the end (onEnd); one over grpc-js's size limit is its to refuse.
-    if (length < 5 || (length < 5 + head.readUInt32BE(1) && head.readUInt32BE(1) <= MAX_MESSAGE_BYTES)) return;
+    if (size === undefined || (head.length < size && size - 5 <= MAX_MESSAGE_BYTES)) return;
     stream.off('readable', onReadable);
     stream.off('end', onEnd);
     // A second message already here (grpc-js would answer UNIMPLEMENTED on reading it): every method
     // served here but reflection takes one. One that comes in a later read is still grpc-js's to refuse.
-    if (length > 5 + head.readUInt32BE(1)) {
+    if (head.length > size) {
       return refuse(stream, ApiError.invalidArgument('The call carries more than one request message: a unary method takes exactly one.'));
     }
     stream.unshift(head);

@@ -12,7 +12,7 @@ import { after, before, describe, test } from 'node:test';
 import { promisify } from 'node:util';
 import { gitEnvironment, startGitHost, type GitHost } from '../support/git-host.js';
 import { PARENT, rest, startTestServer, type JsonResponse, type TestServer } from '../support/server.js';
-import { closedPort } from '../support/ports.js';
+import { freePort } from '../support/ports.js';
 
 type Json = Record<string, unknown>;
 const run = promisify(execFile);
@@ -174,7 +174,7 @@ describe('git methods against a real git host', () => {
     const wrongLink = await makeLink(String(wrong.name), 'shop', `${host.url}/shop.git`);
     refused(await call('GET', `/v1/${String(wrongLink.name)}:fetchGitRefs?refType=BRANCH`), 400, 'FAILED_PRECONDITION', /refused the connection's credentials/);
 
-    const gone = `http://127.0.0.1:${await closedPort()}`;
+    const gone = `http://127.0.0.1:${await freePort()}`;
     const down = await makeConnection('down', { hostUri: gone });
     const downLink = await makeLink(String(down.name), 'x', `${gone}/x.git`);
     refused(await call('GET', `/v1/${String(downLink.name)}:fetchGitRefs?refType=BRANCH`), 503, 'UNAVAILABLE', /did not answer/);

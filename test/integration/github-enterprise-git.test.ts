@@ -22,7 +22,7 @@ import { DeveloperConnect } from '../../src/gen/google/cloud/developerconnect/v1
 import { Code, grpcCall, restCall, type Outcome, type Transport } from '../support/auth-matrix-helpers.js';
 import { gitEnvironment, startGitHost, type GitHost } from '../support/git-host.js';
 import { PARENT, rest, startTestServer, type TestServer } from '../support/server.js';
-import { closedPort } from '../support/ports.js';
+import { freePort } from '../support/ports.js';
 
 const run = promisify(execFile);
 const TRANSPORTS: Transport[] = ['rest', 'grpc'];
@@ -216,7 +216,7 @@ describe('GitHub Enterprise: the git methods and the git proxy with the app inst
   });
 
   test('an unreachable host is UNAVAILABLE; through the proxy, git gets 502', async () => {
-    const gone = `http://127.0.0.1:${await closedPort()}`;
+    const gone = `http://127.0.0.1:${await freePort()}`;
     const down = await makeLink(await makeConnection('ghe-down', { hostUri: gone }), 'shop', `${gone}/shop.git`);
     for (const transport of TRANSPORTS) {
       refused(

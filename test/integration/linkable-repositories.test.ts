@@ -18,7 +18,7 @@ import { jwtVerify } from 'jose';
 import { DeveloperConnect } from '../../src/gen/google/cloud/developerconnect/v1/developer_connect_pb.js';
 import { Code, grpcCall, restCall, type Outcome, type Transport } from '../support/auth-matrix-helpers.js';
 import { PARENT, rest, startTestServer, type TestServer } from '../support/server.js';
-import { closedPort } from '../support/ports.js';
+import { freePort } from '../support/ports.js';
 
 const TRANSPORTS: Transport[] = ['rest', 'grpc'];
 const APP_ID = 42;
@@ -280,7 +280,7 @@ describe('FetchLinkableGitRepositories and FetchGitHubInstallations against host
   });
 
   test('an unreachable host is UNAVAILABLE; a host that is not such an API, FAILED_PRECONDITION', async () => {
-    const gone = `http://127.0.0.1:${await closedPort()}`;
+    const gone = `http://127.0.0.1:${await freePort()}`;
     const down = await gitlab('gitlab-down', gone);
     const downApp = await githubEnterprise('ghe-down', { hostUri: gone });
     const notAnApi = await bitbucket('not-an-api', `${hosts.url}/not-an-api`);

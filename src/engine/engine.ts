@@ -166,6 +166,16 @@ export class Engine {
     return record;
   }
 
+  /**
+   * The record get() would answer at once from memory, or undefined when it would have to wait or
+   * read the store. The same object until the operation changes: callers may key what they derive from it.
+   */
+  cachedRecord(name: string): OperationRecord | undefined {
+    const cached = this.records.get(name);
+    if (!cached || this.expired(cached) || (!cached.done && this.finishing.has(name))) return undefined;
+    return cached;
+  }
+
   async get(name: string): Promise<OperationRecord | undefined> {
     const cached = this.records.get(name);
     const finishing = cached && !cached.done ? this.finishing.get(name) : undefined;

@@ -206,8 +206,15 @@ describe('operation rules', () => {
     await addRule({ operation: { verb: 'create' }, ignoreCancel: true, runFor: '3s', times: 1 });
     const op = await createConnection(server.url, 'stubborn', parent);
     assert.equal(op.done, undefined);
+    // Polled before the cancel, as LRO clients do: the next poll must not answer that same message again.
+    for (let i = 0; i < 2; i++) {
+      const polled = await rest(server.url, 'GET', `/v1/${String(op.name)}`);
+      assert.deepEqual([polled.body.done, metadataOf(polled.body).requestedCancellation], [undefined, undefined]);
+    }
     const cancel = await rest(server.url, 'POST', `/v1/${String(op.name)}:cancel`, {});
     assert.deepEqual([cancel.status, cancel.body], [200, {}]);
+    const running = await rest(server.url, 'GET', `/v1/${String(op.name)}`);
+    assert.deepEqual([running.body.done, metadataOf(running.body).requestedCancellation], [undefined, true], 'the flag shows while the work goes on');
     const done = await untilDone(server.url, String(op.name));
     assert.equal(done.error, undefined, JSON.stringify(done));
     assert.equal((done.response as Json).name, `${parent}/connections/stubborn`);

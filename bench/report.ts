@@ -47,7 +47,8 @@ export function summarizeLatency(rounds: number[][]) {
 
 export interface Figures {
   config: Record<string, unknown> & { getConnections: number; lifeConcurrency: number; bodyBytes: number; loadGenerator: string };
-  getOperation: { emulator: ReturnType<typeof summarizeLoad>; baseline: ReturnType<typeof summarizeLoad> };
+  /** Benchmark 1: GetOperation of a done operation (`emulator`) and of a running one (`running`, another child), against the bare server. */
+  getOperation: { emulator: ReturnType<typeof summarizeLoad>; running: ReturnType<typeof summarizeLoad>; baseline: ReturnType<typeof summarizeLoad> };
   lifecycle: { emulator: ReturnType<typeof summarizeLife>; baseline: ReturnType<typeof summarizeLife> };
   cancel: { cancelToDone: ReturnType<typeof summarizeLatency>; cancelReply: ReturnType<typeof summarizeLatency>; getRoundTrip: ReturnType<typeof summarizeLatency> };
   /** Benchmark 4: GetOperation on an `--auth jwt` child (owner's bearer token) and on an `--auth none` child. */
@@ -212,6 +213,8 @@ export function report(f: Figures): void {
   const ratios = {
     getRps: round(get.emulator.rps / get.baseline.rps, 3),
     getP99: round(get.emulator.p99Ms / get.baseline.p99Ms, 2),
+    getRunningRps: round(get.running.rps / get.baseline.rps, 3),
+    getRunningServerCpu: round(get.running.serverCpuUsPerRequest / get.baseline.serverCpuUsPerRequest, 2),
     getServerCpu: round(get.emulator.serverCpuUsPerRequest / get.baseline.serverCpuUsPerRequest, 2),
     lifecycle: round(life.emulator.opsPerSec / life.baseline.opsPerSec, 3),
     lifecycleServerCpu: round(life.emulator.serverCpuUsPerLifecycle / life.baseline.serverCpuUsPerLifecycle, 2),
@@ -243,6 +246,8 @@ export function report(f: Figures): void {
         [`1 GetOperation REST req/s (${f.config.getConnections} conns)`, fmt(get.emulator.rps), fmt(get.baseline.rps), ratios.getRps.toFixed(3), 'ratio >= 0.7', yes(goals.getRpsRatio.met)],
         ['1 GetOperation REST p99 ms', fmt(get.emulator.p99Ms, 1), fmt(get.baseline.p99Ms, 1), x(ratios.getP99), '', ''],
         ['1 server CPU µs / request', fmt(get.emulator.serverCpuUsPerRequest, 1), fmt(get.baseline.serverCpuUsPerRequest, 1), x(ratios.getServerCpu), '', ''],
+        ['1b GetOperation of a running operation req/s', fmt(get.running.rps), fmt(get.baseline.rps), ratios.getRunningRps.toFixed(3), '', ''],
+        ['1b server CPU µs / request', fmt(get.running.serverCpuUsPerRequest, 1), fmt(get.baseline.serverCpuUsPerRequest, 1), x(ratios.getRunningServerCpu), '', ''],
         [`2 create→done lifecycles/s (K=${K})`, fmt(life.emulator.opsPerSec), fmt(life.baseline.opsPerSec), ratios.lifecycle.toFixed(3), '>= 5,000', yes(goals.lifecycleOpsPerSec.met)],
         ['2 server CPU µs / lifecycle', fmt(life.emulator.serverCpuUsPerLifecycle, 1), fmt(life.baseline.serverCpuUsPerLifecycle, 1), x(ratios.lifecycleServerCpu), '', ''],
         ['2 load-gen CPU µs / lifecycle', fmt(life.emulator.clientCpuUsPerLifecycle, 1), fmt(life.baseline.clientCpuUsPerLifecycle, 1), '', '', ''],
@@ -269,7 +274,8 @@ export function report(f: Figures): void {
       `  4 = emulator column: a fresh --auth jwt child, every request with the owner's Bearer token (${auth.tokenBytes} bytes; verified once, then cached)`,
       `      and its IAM check; baseline column: a fresh --auth none child, no header; settings of 1, order alternating by round.`,
       `load generator for 2-3: ${f.config.loadGenerator}.`,
-      `rounds: GetOperation emulator ${get.emulator.roundsRps.join(', ')} req/s, baseline ${get.baseline.roundsRps.join(', ')};`,
+      `  1b = a running operation's GetOperation (what LRO clients poll), on a child whose work outlasts the bench, against the same baseline;`,
+      `rounds: GetOperation emulator ${get.emulator.roundsRps.join(', ')} req/s, running ${get.running.roundsRps.join(', ')}, baseline ${get.baseline.roundsRps.join(', ')};`,
       `  lifecycles emulator ${life.emulator.roundsOpsPerSec.join(', ')}/s, baseline ${life.baseline.roundsOpsPerSec.join(', ')}/s; GETs per lifecycle ${life.emulator.getsPerLifecycle};`,
       `  cancel→done p99 ${cancel.cancelToDone.roundsP99Ms.join(', ')} ms (${cancel.cancelToDone.samples} samples); :cancel reply itself p50 ${cancel.cancelReply.p50Ms} ms, p99 ${cancel.cancelReply.p99Ms} ms;`,
       `  auth jwt ${auth.jwt.roundsRps.join(', ')} req/s, none ${auth.none.roundsRps.join(', ')} (bodies ${auth.bodyBytes.jwt}/${auth.bodyBytes.none} bytes).`,
@@ -283,7 +289,7 @@ export function report(f: Figures): void {
   const clusterLives = f.cluster?.scaling.map((s) => s.life) ?? [];
   const cluster = { errors: clusterLives.reduce((n, l) => n + l.errors, 0), firstError: clusterLives.find((l) => l.firstError)?.firstError };
   const failures =
-    get.emulator.failures + get.baseline.failures + life.emulator.errors + life.baseline.errors + auth.jwt.failures + auth.none.failures + peers.errors + cluster.errors;
+    get.emulator.failures + get.running.failures + get.baseline.failures + life.emulator.errors + life.baseline.errors + auth.jwt.failures + auth.none.failures + peers.errors + cluster.errors;
   if (failures > 0) {
     console.log(`WARNING: ${failures} failed requests; first lifecycle error: ${life.emulator.firstError ?? life.baseline.firstError ?? peers.firstError ?? cluster.firstError ?? '-'}`);
   }

@@ -126,22 +126,32 @@ async function main(): Promise<void> {
   const baseReply = await baseClient.call('GET', `/v1/${target.name}`);
   if (Buffer.byteLength(baseReply.body) !== target.bytes) throw new Error('the baseline body size differs from the GetOperation body');
   log(`emulator pid ${emulator.pid} at ${emulator.url}; baseline pid ${baseline.pid} at ${baseline.url}; GetOperation body ${target.bytes} bytes`);
+  // 1b. The GetOperation an LRO client polls while the work runs: on a child whose work never ends in the bench.
+  const running = await launch(startEmulator('3600s'));
+  const runningClient = new HttpClient(running.url, 1);
+  const runningName = String((await callJson(runningClient, 'POST', `/v1/${PARENT}/connections?connectionId=bench-get-running`, CREATE_BODY)).name);
+  runningClient.close();
 
   // 1. GetOperation over REST versus the bare server, rounds interleaved.
   const load = GET_LOAD;
-  const getRound = (child: Child): Promise<LoadResult & Metered> =>
-    metered(child.pid, () => hammer(`${child.url}/v1/${target.name}`, load), (r) => r.requests);
+  const getRound = (child: Child, name = target.name): Promise<LoadResult & Metered> =>
+    metered(child.pid, () => hammer(`${child.url}/v1/${name}`, load), (r) => r.requests);
   await hammer(`${emulator.url}/v1/${target.name}`, { ...load, seconds: 1 });
+  await hammer(`${running.url}/v1/${runningName}`, { ...load, seconds: 1 });
   await hammer(`${baseline.url}/v1/${target.name}`, { ...load, seconds: 1 });
   const getEmu: (LoadResult & Metered)[] = [];
+  const getRunning: (LoadResult & Metered)[] = [];
   const getBase: (LoadResult & Metered)[] = [];
   for (let i = 0; i < CONFIG.getRounds; i++) {
     const e = await getRound(emulator);
+    const r = await getRound(running, runningName);
     const b = await getRound(baseline);
     getEmu.push(e);
+    getRunning.push(r);
     getBase.push(b);
-    log(`GetOperation round ${i + 1}: emulator ${fmt(e.rps)} req/s p99 ${e.p99Ms} ms, baseline ${fmt(b.rps)} req/s p99 ${b.p99Ms} ms`);
+    log(`GetOperation round ${i + 1}: emulator ${fmt(e.rps)} req/s p99 ${e.p99Ms} ms, running operation ${fmt(r.rps)} req/s, baseline ${fmt(b.rps)} req/s p99 ${b.p99Ms} ms`);
   }
+  await running.stop();
 
   // 2. Create→done lifecycles, K concurrent clients (polling a running operation every POLL_MS), versus the same loop against the bare server.
   const life = { concurrency: CONFIG.lifeConcurrency, warmupMs: CONFIG.lifeWarmupMs, measureMs: CONFIG.lifeMeasureMs };
@@ -198,7 +208,7 @@ async function main(): Promise<void> {
 
   report({
     config: { ...CONFIG, bodyBytes: target.bytes, loadGenerator: LOADGEN, cpus: cpus().length, node: process.version },
-    getOperation: { emulator: summarizeLoad(getEmu), baseline: summarizeLoad(getBase) },
+    getOperation: { emulator: summarizeLoad(getEmu), running: summarizeLoad(getRunning), baseline: summarizeLoad(getBase) },
     lifecycle: { emulator: summarizeLife(lifeEmu), baseline: summarizeLife(lifeBase) },
     cancel: summarizeCancel(cancelRounds),
     auth,

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import Database from 'better-sqlite3';
 import type { CommitHook } from './commit-hook.js';
+import { WalCheckpoints } from './sqlite-checkpoints.js';
 import type { FilterExpr } from './filter-expr.js';
 import { insertedRecord, keysetPage, operationsPageQuery, seqCursor } from './keyset.js';
 import { loadMigrations } from './migrations.js';
@@ -126,6 +127,7 @@ export class SqliteStore implements Store {
   private constructor(
     db: Database.Database,
     private readonly onCommit?: CommitHook,
+    private readonly checkpoints?: WalCheckpoints,
   ) {
     this.db = db;
     // No savepoint per write: a write function either fails before it changes anything (a
@@ -212,7 +214,7 @@ export class SqliteStore implements Store {
     db.pragma('synchronous = NORMAL');
     db.pragma('busy_timeout = 5000');
     migrate(db);
-    return new SqliteStore(db, options.onCommit);
+    return new SqliteStore(db, options.onCommit, file === ':memory:' ? undefined : new WalCheckpoints(file, db));
   }
 
   insertOperation(op: NewOperation, options: InsertOptions = {}): Promise<OperationRecord> {
@@ -433,6 +435,7 @@ export class SqliteStore implements Store {
 
   async close(): Promise<void> {
     this.flush();
+    await this.checkpoints?.close();
     if (this.db.open) this.db.close();
   }
 
@@ -461,6 +464,7 @@ export class SqliteStore implements Store {
       return;
     }
     this.onCommit?.((performance.now() - started) / 1_000);
+    this.checkpoints?.committed();
     settled.forEach((result, i) => {
       const item = batch[i];
       if (!item) return;

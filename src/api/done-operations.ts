@@ -20,9 +20,9 @@ export class DoneOperations {
     return undefined;
   }
 
-  /** Keeps a done operation's message until `keptUntil` (ms since the epoch): when retention may delete it. */
-  remember(operation: Operation, keptUntil: number): void {
-    if (operation.done && keptUntil > Date.now()) this.entries.set(operation.name, { operation: Object.freeze(operation), keptUntil });
+  /** Keeps a done operation's message (frozen by its maker) until `keptUntil` (ms since the epoch): when retention may delete it. */
+  remember(operation: Readonly<Operation>, keptUntil: number): void {
+    if (operation.done && keptUntil > Date.now()) this.entries.set(operation.name, { operation, keptUntil });
   }
 
   forget(name: string): void {

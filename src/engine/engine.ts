@@ -177,13 +177,14 @@ export class Engine {
   }
 
   async get(name: string): Promise<OperationRecord | undefined> {
-    const cached = this.records.get(name);
-    const finishing = cached && !cached.done ? this.finishing.get(name) : undefined;
+    const cached = this.cachedRecord(name);
+    if (cached) return cached;
+    // A running record this node is committing the outcome of: read once the commit is done.
+    const finishing = this.records.get(name)?.done === false ? this.finishing.get(name) : undefined;
     if (finishing) {
       await finishing;
       return this.get(name);
     }
-    if (cached && !this.expired(cached)) return cached;
     const seen = this.events;
     const record = await this.store.getOperation(name);
     // Another node may change a running operation (its holder's status message): only what cannot change is cached then,

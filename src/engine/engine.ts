@@ -206,11 +206,10 @@ export class Engine {
   /**
    * Asks an operation to stop (best effort, per google.longrunning.Operations.CancelOperation);
    * the final state is written when the handler stops.
-   * On a store of its own the handler is aborted as the flag's write is queued: a handler that
-   * stops at once (as those that wait on their signal do) has its outcome queued behind the flag,
-   * and the group commit writes both in one transaction, in that order. With other nodes the flag
-   * is committed first (its notification reaches the node that runs the operation), then the
-   * handler here, if it runs here, is aborted.
+   * A handler running here is aborted as the flag's write is queued: one that stops at once (as
+   * those that wait on their signal do) has its outcome queued behind the flag, and the group
+   * commit writes both in one transaction, in that order. Another node running it is told by the
+   * flag's notification when it commits.
    */
   async cancel(name: string): Promise<CancelResult> {
     const record = await this.get(name);
@@ -219,7 +218,7 @@ export class Engine {
     if (!this.handlers.get(record.kind)?.cancellable) return 'not-cancellable';
     const seen = this.events;
     const flagging = this.store.requestCancel(name);
-    if (!this.shared) this.running.get(name)?.controller.abort(new CancelRequested('cancellation requested'));
+    this.running.get(name)?.controller.abort(new CancelRequested('cancellation requested'));
     const updated = await flagging;
     // The handler's outcome, committed with the flag, may be cached already: a done record is not replaced by the flagged one.
     if (!this.records.get(name)?.done) this.remember(name, updated, seen);

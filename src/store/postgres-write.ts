@@ -12,17 +12,23 @@ import { LeaseLostError, RequestIdReusedError, type Lease, type NewOperation, ty
 export type Write =
   | { kind: 'insert'; op: NewOperation; request?: RequestKey; require: readonly Precondition[]; change?: ResourceChange; outcome?: Outcome; endTime?: Date; lease?: Lease; notify: string }
   | { kind: 'finish'; name: string; owner?: string; outcome: Outcome; endTime: Date; change?: ResourceChange; notify: string }
-  | { kind: 'change'; change: ResourceChange };
+  | { kind: 'change'; change: ResourceChange }
+  /** A cancel's flag (migration 000011): in the group, so an outcome queued behind it commits with it. */
+  | { kind: 'cancel'; name: string; notify: string };
 
-/** `earlier`: the row of the operation a retry of the same request made (to_jsonb of it). */
-export type WriteResult = { updated: boolean } | { earlier: EarlierRow };
+/**
+ * `earlier`: the row of the operation a retry of the same request made; `row`: the operation a
+ * cancel flagged, or found done (`updated: false` when there is none).
+ */
+export type WriteResult = { updated: boolean } | { earlier: JsonRow } | { row: JsonRow };
 
 /** A row of `operations` as to_jsonb gives it: bytea as `\x…` hex. */
-export type EarlierRow = Record<string, unknown> & { response_value: string | null };
+export type JsonRow = Record<string, unknown> & { response_value: string | null };
 
 export type Answer =
   | { ok: true; updated: boolean }
-  | { earlier: EarlierRow }
+  | { earlier: JsonRow }
+  | { row: JsonRow }
   | { refused: 'request-reused' | 'lease-lost' }
   | { refused: 'precondition'; of: 'require' | 'change'; index: number };
 
@@ -35,20 +41,21 @@ export async function writeAll(db: pg.PoolClient, writes: readonly Write[]): Pro
 /** What a write's answer means: its result, or its refusal thrown as the store's error for it (nothing of it was written). */
 export function settle(w: Write, answer: Answer): WriteResult {
   if ('ok' in answer) return { updated: answer.updated };
-  if ('earlier' in answer) return answer;
+  if ('earlier' in answer || 'row' in answer) return answer;
   switch (answer.refused) {
     case 'request-reused':
       throw new RequestIdReusedError(w.kind === 'insert' ? (w.request?.key ?? '') : '');
     case 'lease-lost':
       throw new LeaseLostError(w.kind === 'finish' ? w.name : '');
     case 'precondition': {
-      const preconditions = answer.of === 'require' && w.kind === 'insert' ? w.require : (w.change?.require ?? []);
+      const preconditions = answer.of === 'require' && w.kind === 'insert' ? w.require : ('change' in w ? (w.change?.require ?? []) : []);
       throw new PreconditionFailedError(preconditions[answer.index]!);
     }
   }
 }
 
 function toJson(w: Write): Record<string, unknown> {
+  if (w.kind === 'cancel') return { kind: w.kind, name: w.name, notify: w.notify };
   const require = w.kind === 'insert' ? w.require : [];
   const { exclusive, shared } = lockNames(require, w.change);
   const json: Record<string, unknown> = { kind: w.kind, exclusive, shared, require };

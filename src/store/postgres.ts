@@ -6,7 +6,7 @@ import { toNumberedPlaceholders } from './filter-sql.js';
 import { insertedRecord, keysetPage, operationsPageQuery, seqCursor } from './keyset.js';
 import { loadMigrations } from './migrations.js';
 import { PostgresResourceIndex, type ResourceRow } from './postgres-resource-index.js';
-import type { EarlierRow, Write } from './postgres-write.js';
+import type { JsonRow, Write } from './postgres-write.js';
 import { rethrowUnavailable } from './postgres-errors.js';
 import { CHANNEL, PostgresEvents } from './postgres-events.js';
 import { GroupCommit, type Work } from './postgres-group-commit.js';
@@ -89,8 +89,8 @@ function toOperation(row: OperationRow): OperationRecord {
   };
 }
 
-/** An operation's row as to_jsonb gives it (devconnect_write's answer to a retry): bytea as `\x…` hex. */
-function fromJsonRow(json: EarlierRow): OperationRow {
+/** An operation's row as to_jsonb gives it (devconnect_write's answer to a retry or a cancel): bytea as `\x…` hex. */
+function fromJsonRow(json: JsonRow): OperationRow {
   const hex = json.response_value;
   return { ...(json as unknown as OperationRow), response_value: hex === null ? null : Buffer.from(hex.slice(2), 'hex') };
 }
@@ -220,23 +220,16 @@ export class PostgresStore implements Store {
   }
 
   /**
-   * One statement of its own, not a group commit's: a cancel waits for one round trip, where a
-   * transaction of a flag and a read took four (the commit is its own; of a cancel and a finish
-   * committed at once, either order is an answer). The notification goes out when it commits: the
-   * node running the operation stops it at once. The row is read from the statement's snapshot,
-   * from before the flag, hence the flag's own answer for it.
+   * A write of the group commit (migration 000011): on the node that runs the operation, the
+   * engine asks the handler to stop as the flag is queued, and an outcome queued before the group
+   * goes out commits with the flag, in one statement. The notification goes out when it commits:
+   * the node running the operation, if another, stops it then.
    */
-  async requestCancel(name: string): Promise<OperationRecord | undefined> {
-    const { rows } = await this.read(
-      this.pool.query<OperationRow & { flagged: boolean }>(
-        `WITH flagged AS (UPDATE operations SET requested_cancellation = true WHERE name = $1 AND NOT done RETURNING name),
-           notified AS (SELECT pg_notify('${CHANNEL}', $2 || name) FROM flagged)
-         SELECT o.*, EXISTS (SELECT 1 FROM notified) AS flagged FROM operations o WHERE o.name = $1`,
-        [name, this.events.payload('cancel')],
-      ),
-    );
-    const row = rows[0];
-    return row && toOperation({ ...row, requested_cancellation: row.requested_cancellation || row.flagged });
+  requestCancel(name: string): Promise<OperationRecord | undefined> {
+    return this.writes
+      .write({ kind: 'cancel', name, notify: this.events.payload('cancel') })
+      .then((result) => ('row' in result ? toOperation(fromJsonRow(result.row)) : undefined))
+      .catch(rethrowUnavailable);
   }
 
   setStatusMessage(name: string, message: string): Promise<void> {

@@ -65,6 +65,18 @@ describe('engines of several nodes on one PostgreSQL', () => {
     await within(updated, 5_000, 'the change reaches the watcher on C');
   });
 
+  it('a cancel on the node that runs the work commits the outcome of a handler that stops at once with the flag: done CANCELLED when cancel resolves', async () => {
+    const url = await freshDatabaseUrl();
+    const [a, b] = [await node(url, 60_000), await node(url, 60_000)];
+    const record = await a.engine.start(startRequest('test.gated', 'one-commit'));
+    const waited = untilDone(b.engine, record.name);
+    assert.equal(await a.engine.cancel(record.name), 'requested');
+    // Read from the database, not the engine's cache: both writes were in the statement cancel waited for.
+    const stored = await b.store.getOperation(record.name);
+    assert.deepEqual([stored?.done, stored?.error?.code, stored?.requestedCancellation], [true, 1, true]);
+    assert.equal((await waited).error?.code, 1, "the waiter on B hears of it");
+  });
+
   it('an operation whose holder stopped without finishing it is taken over and resumed by another node once the lease ends', async () => {
     const url = await freshDatabaseUrl();
     const a = await node(url, 300);

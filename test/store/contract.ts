@@ -365,6 +365,20 @@ export function storeContract(name: string, open: () => Promise<Store>, options:
       assert.equal(ended?.error?.code, 1);
     });
 
+    it('a cancel and the outcome issued right after it commit in that order (the engine stops a handler as the flag is queued)', async () => {
+      const store = await fresh();
+      const [op] = await insertMany(store, 1);
+      const [flagged, finished] = await Promise.all([
+        store.requestCancel(op!.name),
+        store.finishOperation(op!.name, { error: { code: 1, message: 'cancelled' } }, new Date(T0)),
+      ]);
+      assert.equal(flagged?.done, false, 'the flag is answered as of before the outcome');
+      assert.equal(flagged?.requestedCancellation, true);
+      assert.equal(finished, true);
+      const ended = await store.getOperation(op!.name);
+      assert.deepEqual([ended?.done, ended?.requestedCancellation, ended?.error?.code], [true, true, 1]);
+    });
+
     it('finishOperation commits the outcome and a create change together', async () => {
       const store = await fresh();
       const op = await store.insertOperation(newOp());

@@ -475,13 +475,13 @@ export class Engine {
 
   /**
    * The resources directly under `prefix` (`…/connections/`, not what is below them) that an
-   * unfinished operation acts on: a List's `reconciling` filter. With other nodes, read from the
-   * store's unfinished operations (the work in flight).
+   * unfinished operation acts on: a List's `reconciling` filter. With other nodes, the store's
+   * targets of the work in flight.
    */
   async reconcilingUnder(prefix: string): Promise<Set<string>> {
     const under = (target: string) => target.startsWith(prefix) && !target.includes('/', prefix.length);
-    if (!this.shared) return new Set([...this.busyTargets.keys()].filter(under));
-    return new Set((await this.store.listUnfinishedOperations()).map((op) => op.target).filter(under));
+    const targets = this.shared ? await this.store.unfinishedTargetsUnder(prefix) : this.busyTargets.keys();
+    return new Set([...targets].filter(under));
   }
 
   /** How many operations this node's handlers are running now. */

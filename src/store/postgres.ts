@@ -195,6 +195,14 @@ export class PostgresStore implements Store {
     return new Set(rows.map((r) => r.target));
   }
 
+  async unfinishedTargetsUnder(prefix: string): Promise<Set<string>> {
+    // Read from operations_unfinished_by_target (migration 000009): the targets of the work in flight, not its rows.
+    const { rows } = await this.read(
+      this.pool.query<{ target: string }>('SELECT DISTINCT target FROM operations WHERE NOT done AND starts_with(target, $1)', [prefix]),
+    );
+    return new Set(rows.map((r) => r.target));
+  }
+
   claimOperations(lease: Lease, expiredBefore: Date, limit: number): Promise<OperationRecord[]> {
     return this.write(async (tx) => {
       // SKIP LOCKED: two nodes claiming at once take different operations instead of waiting on each other.

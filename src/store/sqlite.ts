@@ -157,6 +157,8 @@ export class SqliteStore implements Store {
       operationByRequest: db.prepare('SELECT * FROM operations WHERE request_key = ?'),
       unfinished: db.prepare('SELECT * FROM operations WHERE done = 0 ORDER BY seq'),
       unfinishedTarget: db.prepare('SELECT 1 FROM operations WHERE target = ? AND done = 0 LIMIT 1').pluck(),
+      // substr, not LIKE: a prefix is matched byte for byte, `_` and `%` included.
+      unfinishedTargetsUnder: db.prepare('SELECT DISTINCT target FROM operations WHERE done = 0 AND substr(target, 1, ?) = ?').pluck(),
       claimable: db.prepare('SELECT * FROM operations WHERE done = 0 AND (lease_until IS NULL OR lease_until < ?) ORDER BY seq LIMIT ?'),
       lease: db.prepare('UPDATE operations SET owner = ?, lease_until = ? WHERE name = ?'),
       renewLeases: db.prepare('UPDATE operations SET lease_until = ? WHERE owner = ? AND done = 0 RETURNING name, requested_cancellation'),
@@ -272,6 +274,10 @@ export class SqliteStore implements Store {
     const busy = new Set<string>();
     for (const target of targets) if (this.statements.unfinishedTarget.get(target) !== undefined) busy.add(target);
     return busy;
+  }
+
+  async unfinishedTargetsUnder(prefix: string): Promise<Set<string>> {
+    return new Set(this.statements.unfinishedTargetsUnder.all(prefix.length, prefix) as string[]);
   }
 
   claimOperations(lease: Lease, expiredBefore: Date, limit: number): Promise<OperationRecord[]> {

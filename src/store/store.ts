@@ -225,6 +225,8 @@ export interface OperationStore {
   listUnfinishedOperations(): Promise<OperationRecord[]>;
   /** Which of `targets` an unfinished operation acts on. */
   unfinishedTargets(targets: readonly string[]): Promise<Set<string>>;
+  /** The targets that start with `prefix` of the unfinished operations (only their targets are read). */
+  unfinishedTargetsUnder(prefix: string): Promise<Set<string>>;
   /**
    * Takes over up to `limit` unfinished operations, oldest first, whose lease ended before
    * `expiredBefore` (or that were never leased): each is then held by `lease`. Two nodes

@@ -541,6 +541,26 @@ export function storeContract(name: string, open: () => Promise<Store>, options:
       assert.deepEqual(defined(unfinished[0]), defined(a));
     });
 
+    it('unfinishedTargets and unfinishedTargetsUnder name the resources that unfinished operations act on, and no others', async () => {
+      const store = await fresh();
+      const conn = (id: string) => `${P}/connections/${id}`;
+      await store.insertOperation(newOp({ target: conn('a') }));
+      await store.insertOperation(newOp({ target: conn('a') }));
+      await store.insertOperation(newOp({ target: `${conn('b')}/gitRepositoryLinks/l` }));
+      await store.insertOperation(newOp({ target: `${P}/connectionsX/c` }));
+      await store.insertOperation(newOp({ target: `${Q}/connections/a` }));
+      const [done] = await insertMany(store, 1, { target: conn('d') });
+      await store.finishOperation(done!.name, { response: RESPONSE }, new Date(T0));
+      // A prefix is matched as it is: `_` and `%` are not wildcards.
+      await store.insertOperation(newOp({ target: `${P}/connections_/e` }));
+
+      assert.deepEqual(await store.unfinishedTargets([conn('a'), conn('b'), conn('d'), conn('z')]), new Set([conn('a')]));
+      assert.deepEqual(await store.unfinishedTargets([]), new Set());
+      assert.deepEqual(await store.unfinishedTargetsUnder(`${P}/connections/`), new Set([conn('a'), `${conn('b')}/gitRepositoryLinks/l`]));
+      assert.deepEqual(await store.unfinishedTargetsUnder(`${P}/connections%`), new Set());
+      assert.deepEqual(await store.unfinishedTargetsUnder(`${P}/nothing/`), new Set());
+    });
+
     describe('leases', () => {
       const lease = (owner: string, untilMs: number) => ({ owner, until: new Date(untilMs) });
 

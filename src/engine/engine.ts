@@ -262,14 +262,15 @@ export class Engine {
   /**
    * At start-up: takes over what a previous process left running, and resumes or fails it. On a
    * store of its own, that is every unfinished operation; on a shared one, those whose lease ran
-   * out (the others' holders are alive), and from then on it claims again every half lease.
+   * out (the others' holders are alive), and from then on it claims again every CLAIM_EVERY_MS (or
+   * half a lease, if shorter): an operation whose holder died is taken within that of its lease's end.
    */
   async recover(): Promise<{ resumed: number; failed: number }> {
     const totals = await this.claim(this.shared ? new Date() : FAR_FUTURE);
     this.keepRetention();
     if (this.shared) {
       this.every(this.leaseMs / 3, () => this.heartbeat());
-      this.every(this.leaseMs / 2, async () => {
+      this.every(Math.min(this.leaseMs / 2, CLAIM_EVERY_MS), async () => {
         const claimed = await this.claim(new Date());
         if (claimed.resumed + claimed.failed > 0) this.log.info(claimed, 'took over operations of a node whose lease ran out');
       });
@@ -596,6 +597,12 @@ export class Engine {
 /** How often the cluster runs retention (at most), and how many operations one run deletes at most. */
 const RETENTION_EVERY_MS = 10 * 60_000;
 const RETENTION_BATCH = 10_000;
+/**
+ * How often a node with other nodes looks for operations whose lease ran out: a dead node's work
+ * is taken over within a lease and this (the bench's goal is a lease and a second). One indexed
+ * query of the unfinished operations.
+ */
+const CLAIM_EVERY_MS = 500;
 /** How many unfinished operations one claim takes at a time. */
 const CLAIM_BATCH = 100;
 /** A time every lease ends before: on a store of its own, a starting node claims every unfinished operation. */

@@ -90,7 +90,7 @@ describe('three nodes on one PostgreSQL', () => {
       const killedAt = performance.now();
       const finished = await Promise.all(names.map((name, i) => untilDone(i % 2 ? b!.url : c!.url, name, 15_000).then((op) => ({ op, at: performance.now() }))));
       const slowest = Math.max(...finished.map((f) => f.at - killedAt));
-      // Claimed once the lease ends, at the next claim (every half lease): lease + 1 s, with room for a busy machine.
+      // Claimed once the lease ends, at the next claim (every half second, or half lease if shorter): lease + 1 s, with room for a busy machine.
       assert.ok(slowest <= LEASE_MS + 1_000 + 2_000, `the last operation finished ${slowest.toFixed(0)} ms after the kill (lease ${LEASE_MS} ms)`);
       for (const { op } of finished) assert.equal(op.error, undefined, JSON.stringify(op.error));
       for (const id of ids) assert.equal((await rest(b!.url, 'GET', `/v1/${PARENT}/connections/${id}`)).status, 200, `${id} was created by the node that took it over`);

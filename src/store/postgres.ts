@@ -203,28 +203,35 @@ export class PostgresStore implements Store {
     return new Set(rows.map((r) => r.target));
   }
 
-  claimOperations(lease: Lease, expiredBefore: Date, limit: number): Promise<OperationRecord[]> {
-    return this.write(async (tx) => {
-      // SKIP LOCKED: two nodes claiming at once take different operations instead of waiting on each other.
-      const { rows } = await tx.query<OperationRow>(
+  /**
+   * One statement of its own, on a connection of the pool, beside the group commit: every node runs
+   * it every half second, and it would otherwise hold up the writes queued behind it for a
+   * transaction's three round trips. It is its own transaction; it changes no operation this node
+   * writes, and a finish of one it claims waits for its row lock.
+   */
+  async claimOperations(lease: Lease, expiredBefore: Date, limit: number): Promise<OperationRecord[]> {
+    // SKIP LOCKED: two nodes claiming at once take different operations instead of waiting on each other.
+    const { rows } = await this.read(
+      this.pool.query<OperationRow>(
         `UPDATE operations SET owner = $1, lease_until = $2
          WHERE seq IN (SELECT seq FROM operations WHERE NOT done AND (lease_until IS NULL OR lease_until < $3)
                        ORDER BY seq LIMIT $4 FOR UPDATE SKIP LOCKED)
          RETURNING *`,
         [lease.owner, lease.until.getTime(), expiredBefore.getTime(), limit],
-      );
-      return rows.sort((a, b) => a.seq - b.seq).map(toOperation);
-    });
+      ),
+    );
+    return rows.sort((a, b) => a.seq - b.seq).map(toOperation);
   }
 
-  renewLeases(owner: string, until: Date): Promise<Array<Pick<OperationRecord, 'name' | 'requestedCancellation'>>> {
-    return this.write(async (tx) => {
-      const { rows } = await tx.query<{ name: string; requested_cancellation: boolean }>(
+  /** One statement of its own beside the group commit, as claimOperations. */
+  async renewLeases(owner: string, until: Date): Promise<Array<Pick<OperationRecord, 'name' | 'requestedCancellation'>>> {
+    const { rows } = await this.read(
+      this.pool.query<{ name: string; requested_cancellation: boolean }>(
         'UPDATE operations SET lease_until = $2 WHERE owner = $1 AND NOT done RETURNING name, requested_cancellation',
         [owner, until.getTime()],
-      );
-      return rows.map((row) => ({ name: row.name, requestedCancellation: row.requested_cancellation }));
-    });
+      ),
+    );
+    return rows.map((row) => ({ name: row.name, requestedCancellation: row.requested_cancellation }));
   }
 
   /**
@@ -374,7 +381,7 @@ export class PostgresStore implements Store {
     return this.writes.run(work).catch(rethrowUnavailable);
   }
 
-  /** A read; UNAVAILABLE when the database cannot be reached. */
+  /** A statement of its own on a connection of the pool (a read, or a write that is its own transaction); UNAVAILABLE when the database cannot be reached. */
   private read<T>(query: Promise<T>): Promise<T> {
     return query.catch(rethrowUnavailable);
   }

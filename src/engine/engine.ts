@@ -599,8 +599,10 @@ const RETENTION_EVERY_MS = 10 * 60_000;
 const RETENTION_BATCH = 10_000;
 /**
  * How often a node with other nodes looks for operations whose lease ran out: a dead node's work
- * is taken over within a lease and this (the bench's goal is a lease and a second). One indexed
- * query of the unfinished operations.
+ * is taken over within a lease and this (the bench's goal is a lease and a second). The query walks
+ * the unfinished operations (lease ends are not indexed: renewals would then rewrite every index of
+ * the row): measured 1.9 ms with 1,000 of them running, 22 ms with 50,000, so about 4% of a database
+ * core per node at that size.
  */
 const CLAIM_EVERY_MS = 500;
 /** How many unfinished operations one claim takes at a time. */

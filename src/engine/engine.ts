@@ -225,6 +225,7 @@ export class Engine {
     if (!updated) return 'not-found';
     if (updated.done && !updated.requestedCancellation) return 'already-done';
     this.emit(name, 'updated');
+    // Again: with other nodes, a claim by this node while the flag was written may have started the work here since.
     this.running.get(name)?.controller.abort(new CancelRequested('cancellation requested'));
     return 'requested';
   }

@@ -48,7 +48,7 @@ export function settle(w: Write, answer: Answer): WriteResult {
     case 'lease-lost':
       throw new LeaseLostError(w.kind === 'finish' ? w.name : '');
     case 'precondition': {
-      const preconditions = answer.of === 'require' && w.kind === 'insert' ? w.require : ('change' in w ? (w.change?.require ?? []) : []);
+      const preconditions = answer.of === 'require' && w.kind === 'insert' ? w.require : w.kind === 'cancel' ? [] : (w.change?.require ?? []);
       throw new PreconditionFailedError(preconditions[answer.index]!);
     }
   }

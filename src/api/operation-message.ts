@@ -1,5 +1,6 @@
-import { create, type Message } from '@bufbuild/protobuf';
-import { AnySchema, anyPack, timestampFromDate, type Any } from '@bufbuild/protobuf/wkt';
+import { create, toBinary, type DescMessage, type Message, type MessageShape } from '@bufbuild/protobuf';
+import { LRUCache } from 'lru-cache';
+import { AnySchema, timestampFromDate, type Any } from '@bufbuild/protobuf/wkt';
 import { OperationMetadataSchema } from '../gen/google/cloud/developerconnect/v1/developer_connect_pb.js';
 import { OperationSchema, type Operation } from '../gen/google/longrunning/operations_pb.js';
 import { StatusSchema } from '../gen/google/rpc/status_pb.js';
@@ -7,12 +8,17 @@ import type { OperationRecord } from '../store/store.js';
 
 /**
  * The messages packed into the Anys of the operations made here: JSON encoders use them instead of
- * decoding the Anys' bytes again (see src/transport/operation-json.ts). Keyed weakly by the Any,
- * and by the bytes a handler encoded a response from (rememberEncoded), so the store's records
- * stay plain bytes and nothing here outlives what refers to it.
+ * decoding the Anys' bytes again (see src/transport/operation-json.ts). Keyed weakly by the Any.
  */
 const packed = new WeakMap<Any, Message>();
-const encoded = new WeakMap<Uint8Array, Message>();
+/**
+ * The messages that handlers' response bytes were encoded from (rememberEncoded), until the answer
+ * that first reports the outcome is built: the create's reply, or the first GetOperation of a polled
+ * operation once it is done. That one answer is then kept (DoneOperations) with its message packed.
+ * Bounded, not weak: the engine caches the same bytes for as long as it keeps the record, and a
+ * decoded message per cached operation would cost far more than the bytes.
+ */
+const encoded = new LRUCache<Uint8Array, Message>({ max: 4_096 });
 
 export function packedMessage(any: Any): Message | undefined {
   return packed.get(any);
@@ -41,10 +47,29 @@ export function toOperationMessage(record: OperationRecord): Operation {
     const { typeUrl, value } = record.response;
     const response = create(AnySchema, { typeUrl, value });
     const message = encoded.get(value);
-    if (message) packed.set(response, message);
+    if (message) {
+      packed.set(response, message);
+      encoded.delete(value);
+    }
     result = { case: 'response', value: response };
   }
-  const packedMetadata = anyPack(OperationMetadataSchema, metadata);
-  packed.set(packedMetadata, metadata);
+  const packedMetadata = lazilyPacked(OperationMetadataSchema, metadata);
   return create(OperationSchema, { name: record.name, metadata: packedMetadata, done: record.done, result });
+}
+
+/**
+ * anyPack, but the bytes are encoded when first read: a JSON answer writes the packed message
+ * (packedMessage) and never reads them, and every operation answer packs its metadata. An accessor
+ * property is invisible to protobuf-es, which reads fields by name; it keeps a value set later.
+ */
+function lazilyPacked<Desc extends DescMessage>(schema: Desc, message: MessageShape<Desc>): Any {
+  const any = create(AnySchema, { typeUrl: `type.googleapis.com/${schema.typeName}` });
+  let bytes: Uint8Array | undefined;
+  Object.defineProperty(any, 'value', {
+    enumerable: true,
+    get: () => (bytes ??= toBinary(schema, message)),
+    set: (value: Uint8Array) => (bytes = value),
+  });
+  packed.set(any, message);
+  return any;
 }

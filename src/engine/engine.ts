@@ -160,7 +160,7 @@ export class Engine {
     const record = await this.store.insertOperation(op, { ...options, finished: { outcome, endTime, change } });
     // A retry gets the first request's operation, as it is now.
     if (record.name !== op.name) return this.records.get(record.name) ?? record;
-    this.records.set(record.name, detached(record));
+    this.records.set(record.name, record);
     this.emit(record.name, 'created');
     this.observer?.operationEnded(op.verb, outcome.error?.code ?? Code.OK, (endTime.getTime() - op.createTime.getTime()) / 1_000);
     return record;
@@ -561,7 +561,7 @@ export class Engine {
     }
     // Read after the commit: a cancel committed just before this finish is in the cached record by now.
     const cached = this.records.get(name);
-    if (updated && cached) this.records.set(name, detached({ ...cached, done: true, endTime, error: outcome.error, response: outcome.response }));
+    if (updated && cached) this.records.set(name, { ...cached, done: true, endTime, error: outcome.error, response: outcome.response });
     else this.records.delete(name);
     this.waiters.notify(name);
     if (updated) this.emit(name, 'updated');
@@ -613,17 +613,6 @@ const FAR_FUTURE = new Date(8.64e15);
 
 function cancelledError(): OperationError {
   return { code: Code.CANCELLED, message: 'Operation was cancelled.' };
-}
-
-/**
- * A record as the cache keeps it: with its own copy of the response bytes. The API layer keys the
- * decoded response message by the bytes it made (for the one answer that reports the outcome);
- * kept alive for every cached operation, those messages would cost far more than the bytes.
- */
-function detached(record: OperationRecord): OperationRecord {
-  if (!record.response) return record;
-  const { typeUrl, value } = record.response;
-  return { ...record, response: { typeUrl, value: value.slice() } };
 }
 
 /** How a handler ended: its result, its failure as a google.rpc.Status, or stopped (the server is going away, or its operation was never created). */

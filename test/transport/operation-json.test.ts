@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { create, toBinary, toJson } from '@bufbuild/protobuf';
-import { anyPack, EmptySchema, timestampFromDate } from '@bufbuild/protobuf/wkt';
-import { rememberEncoded, toOperationMessage } from '../../src/api/operation-message.js';
-import { ConnectionSchema, InstallationState_Stage } from '../../src/gen/google/cloud/developerconnect/v1/developer_connect_pb.js';
+import { create, fromBinary, toBinary, toJson } from '@bufbuild/protobuf';
+import { anyPack, anyUnpack, EmptySchema, timestampFromDate } from '@bufbuild/protobuf/wkt';
+import { packedMessage, rememberEncoded, toOperationMessage } from '../../src/api/operation-message.js';
+import { ConnectionSchema, InstallationState_Stage, OperationMetadataSchema } from '../../src/gen/google/cloud/developerconnect/v1/developer_connect_pb.js';
 import { OperationSchema } from '../../src/gen/google/longrunning/operations_pb.js';
 import { registry } from '../../src/proto/registry.js';
 import type { OperationRecord } from '../../src/store/store.js';
@@ -57,4 +57,31 @@ describe('operationToJson', () => {
       }
     });
   }
+});
+
+describe('toOperationMessage', () => {
+  it('packs the metadata as anyPack does, in the binary encoding too', () => {
+    const operation = toOperationMessage(running);
+    const decoded = fromBinary(OperationSchema, toBinary(OperationSchema, operation));
+    assert.ok(decoded.metadata);
+    const metadata = anyUnpack(decoded.metadata, OperationMetadataSchema);
+    assert.ok(metadata);
+    assert.deepEqual(decoded.metadata, anyPack(OperationMetadataSchema, metadata));
+    assert.equal(metadata.statusMessage, 'working: 50%');
+    assert.equal(metadata.requestedCancellation, true);
+    assert.equal(metadata.target, connection.name);
+  });
+
+  it('packs the message a response was encoded from into the first operation that reports it, and then forgets it', () => {
+    const value = toBinary(ConnectionSchema, connection);
+    rememberEncoded(value, connection);
+    const done: OperationRecord = { ...running, done: true, endTime, response: { typeUrl: 'type.googleapis.com/google.cloud.developerconnect.v1.Connection', value } };
+    // The engine caches a record of its own for the finished operation, with the same bytes: the message is found by them.
+    const first = toOperationMessage({ ...done });
+    assert.equal(first.result.case === 'response' && packedMessage(first.result.value), connection);
+    // Kept from then on by that operation only (DoneOperations keeps it): a later build decodes the bytes.
+    const second = toOperationMessage({ ...done });
+    assert.equal(second.result.case === 'response' && packedMessage(second.result.value), undefined);
+    assert.deepEqual(operationToJson(second, {}), operationToJson(first, {}));
+  });
 });

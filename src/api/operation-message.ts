@@ -59,17 +59,22 @@ export function toOperationMessage(record: OperationRecord): Operation {
 
 /**
  * anyPack, but the bytes are encoded when first read: a JSON answer writes the packed message
- * (packedMessage) and never reads them, and every operation answer packs its metadata. An accessor
- * property is invisible to protobuf-es, which reads fields by name; it keeps a value set later.
+ * (packedMessage) and never reads them, and every operation answer packs its metadata. protobuf-es
+ * reads fields by name, so an accessor is a field like any other; an object literal with one stays
+ * as fast to read as create()'s messages, which Object.defineProperty on one of those would not.
  */
 function lazilyPacked<Desc extends DescMessage>(schema: Desc, message: MessageShape<Desc>): Any {
-  const any = create(AnySchema, { typeUrl: `type.googleapis.com/${schema.typeName}` });
   let bytes: Uint8Array | undefined;
-  Object.defineProperty(any, 'value', {
-    enumerable: true,
-    get: () => (bytes ??= toBinary(schema, message)),
-    set: (value: Uint8Array) => (bytes = value),
-  });
+  const any: Any = {
+    $typeName: 'google.protobuf.Any',
+    typeUrl: `type.googleapis.com/${schema.typeName}`,
+    get value() {
+      return (bytes ??= toBinary(schema, message));
+    },
+    set value(value: Uint8Array) {
+      bytes = value;
+    },
+  };
   packed.set(any, message);
   return any;
 }

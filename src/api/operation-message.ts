@@ -16,9 +16,10 @@ const packed = new WeakMap<Any, Message>();
  * that first reports the outcome is built: the create's reply, or the first GetOperation of a polled
  * operation once it is done. That one answer is then kept (DoneOperations) with its message packed.
  * Bounded, not weak: the engine caches the same bytes for as long as it keeps the record, and a
- * decoded message per cached operation would cost far more than the bytes.
+ * decoded message per cached operation would cost far more than the bytes. An outcome is reported
+ * within milliseconds, while a client polls; outcomes nobody asks for soon are let go.
  */
-const encoded = new LRUCache<Uint8Array, Message>({ max: 4_096 });
+const encoded = new LRUCache<Uint8Array, Message>({ max: 1_024 });
 
 export function packedMessage(any: Any): Message | undefined {
   return packed.get(any);

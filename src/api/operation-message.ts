@@ -1,6 +1,6 @@
 import { create, toBinary, type DescMessage, type Message, type MessageShape } from '@bufbuild/protobuf';
-import { LRUCache } from 'lru-cache';
 import { AnySchema, timestampFromDate, type Any } from '@bufbuild/protobuf/wkt';
+import { LRUCache } from 'lru-cache';
 import { OperationMetadataSchema } from '../gen/google/cloud/developerconnect/v1/developer_connect_pb.js';
 import { OperationSchema, type Operation } from '../gen/google/longrunning/operations_pb.js';
 import { StatusSchema } from '../gen/google/rpc/status_pb.js';

@@ -169,27 +169,27 @@ export class PostgresStore implements Store {
   }
 
   async getOperation(name: string): Promise<OperationRecord | undefined> {
-    const { rows } = await this.read(this.pool.query<OperationRow>('SELECT * FROM operations WHERE name = $1', [name]));
+    const { rows } = await this.statement(this.pool.query<OperationRow>('SELECT * FROM operations WHERE name = $1', [name]));
     return rows[0] && toOperation(rows[0]);
   }
 
   getOperationByRequest(request: RequestKey): Promise<OperationRecord | undefined> {
-    return this.read(operationByRequest(this.pool, request));
+    return this.statement(operationByRequest(this.pool, request));
   }
 
   async listOperations(query: PageQuery & { filter?: FilterExpr }): Promise<Page<OperationRecord>> {
     const { sql, params } = operationsPageQuery(query, OPERATION_FILTER_COLUMNS);
-    const { rows } = await this.read(this.pool.query<OperationRow>(toNumberedPlaceholders(sql), params));
+    const { rows } = await this.statement(this.pool.query<OperationRow>(toNumberedPlaceholders(sql), params));
     return keysetPage(rows, query.pageSize, toOperation);
   }
 
   async listUnfinishedOperations(): Promise<OperationRecord[]> {
-    const { rows } = await this.read(this.pool.query<OperationRow>('SELECT * FROM operations WHERE NOT done ORDER BY seq'));
+    const { rows } = await this.statement(this.pool.query<OperationRow>('SELECT * FROM operations WHERE NOT done ORDER BY seq'));
     return rows.map(toOperation);
   }
 
   async unfinishedTargets(targets: readonly string[]): Promise<Set<string>> {
-    const { rows } = await this.read(
+    const { rows } = await this.statement(
       this.pool.query<{ target: string }>('SELECT DISTINCT target FROM operations WHERE target = ANY($1::text[]) AND NOT done', [targets]),
     );
     return new Set(rows.map((r) => r.target));
@@ -197,7 +197,7 @@ export class PostgresStore implements Store {
 
   async unfinishedTargetsUnder(prefix: string): Promise<Set<string>> {
     // Read from operations_unfinished_by_target (migration 000009): the targets of the work in flight, not its rows.
-    const { rows } = await this.read(
+    const { rows } = await this.statement(
       this.pool.query<{ target: string }>('SELECT DISTINCT target FROM operations WHERE NOT done AND starts_with(target, $1)', [prefix]),
     );
     return new Set(rows.map((r) => r.target));
@@ -211,7 +211,7 @@ export class PostgresStore implements Store {
    */
   async claimOperations(lease: Lease, expiredBefore: Date, limit: number): Promise<OperationRecord[]> {
     // SKIP LOCKED: two nodes claiming at once take different operations instead of waiting on each other.
-    const { rows } = await this.read(
+    const { rows } = await this.statement(
       this.pool.query<OperationRow>(
         `UPDATE operations SET owner = $1, lease_until = $2
          WHERE seq IN (SELECT seq FROM operations WHERE NOT done AND (lease_until IS NULL OR lease_until < $3)
@@ -225,7 +225,7 @@ export class PostgresStore implements Store {
 
   /** One statement of its own beside the group commit, as claimOperations. */
   async renewLeases(owner: string, until: Date): Promise<Array<Pick<OperationRecord, 'name' | 'requestedCancellation'>>> {
-    const { rows } = await this.read(
+    const { rows } = await this.statement(
       this.pool.query<{ name: string; requested_cancellation: boolean }>(
         'UPDATE operations SET lease_until = $2 WHERE owner = $1 AND NOT done RETURNING name, requested_cancellation',
         [owner, until.getTime()],
@@ -307,16 +307,16 @@ export class PostgresStore implements Store {
   }
 
   async getResource(name: string): Promise<ResourceRecord | undefined> {
-    const { rows } = await this.read(this.pool.query<ResourceRow>('SELECT * FROM resources WHERE name = $1', [name]));
+    const { rows } = await this.statement(this.pool.query<ResourceRow>('SELECT * FROM resources WHERE name = $1', [name]));
     return rows[0] && toResource(rows[0]);
   }
 
   async listResources(query: ResourceQuery): Promise<Page<ResourceRecord>> {
     if (query.filter !== undefined || (query.order?.length ?? 0) > 0 || query.parent === undefined) {
-      const sorted = await this.read(this.index.list(this.pool, query));
+      const sorted = await this.statement(this.index.list(this.pool, query));
       return { items: sorted.items.map(toResource), next: sorted.next };
     }
-    const { rows } = await this.read(this.pool.query<ResourceRow>(
+    const { rows } = await this.statement(this.pool.query<ResourceRow>(
       'SELECT * FROM resources WHERE parent = $1 AND collection = $2 AND seq > $3 ORDER BY seq LIMIT $4',
       [query.parent, query.collection, seqCursor(query.after) ?? 0, query.pageSize + 1],
     ));
@@ -324,7 +324,7 @@ export class PostgresStore implements Store {
   }
 
   async listUnindexedResources(query: { collection: string; pageSize: number; after?: string }): Promise<Page<ResourceRecord>> {
-    const rows = await this.read(this.index.unindexed(this.pool, query.collection, seqCursor(query.after) ?? 0, query.pageSize + 1));
+    const rows = await this.statement(this.index.unindexed(this.pool, query.collection, seqCursor(query.after) ?? 0, query.pageSize + 1));
     return keysetPage(rows, query.pageSize, toResource);
   }
 
@@ -341,11 +341,11 @@ export class PostgresStore implements Store {
   }
 
   getServiceAccountKey(keyId: string): Promise<ServiceAccountKeyRecord | undefined> {
-    return this.read(this.keys.get(this.pool, keyId));
+    return this.statement(this.keys.get(this.pool, keyId));
   }
 
   listServiceAccountKeys(email?: string): Promise<ServiceAccountKeyRecord[]> {
-    return this.read(this.keys.list(this.pool, email));
+    return this.statement(this.keys.list(this.pool, email));
   }
 
   deleteServiceAccountKey(keyId: string, deleteTime: Date): Promise<boolean> {
@@ -353,7 +353,7 @@ export class PostgresStore implements Store {
   }
 
   getIamPolicy(resource: string): Promise<IamPolicyRecord | undefined> {
-    return this.read(this.iam.getPolicy(this.pool, resource));
+    return this.statement(this.iam.getPolicy(this.pool, resource));
   }
 
   setIamPolicy(policy: IamPolicyRecord, expectedEtag?: string | null): Promise<void> {
@@ -361,7 +361,7 @@ export class PostgresStore implements Store {
   }
 
   getIamGroups(): Promise<Record<string, string[]>> {
-    return this.read(this.iam.getGroups(this.pool));
+    return this.statement(this.iam.getGroups(this.pool));
   }
 
   setIamGroups(groups: Record<string, string[]>): Promise<void> {
@@ -382,7 +382,7 @@ export class PostgresStore implements Store {
   }
 
   /** A statement of its own on a connection of the pool (a read, or a write that is its own transaction); UNAVAILABLE when the database cannot be reached. */
-  private read<T>(query: Promise<T>): Promise<T> {
+  private statement<T>(query: Promise<T>): Promise<T> {
     return query.catch(rethrowUnavailable);
   }
 

@@ -41,6 +41,8 @@ export interface GitHostOptions {
   basicAuth?: { username: string; password: string | ReadonlySet<string> };
   /** Answers the requests that are not git's (resolving true for those it answered); the others go to git. */
   api?: (req: IncomingMessage, res: ServerResponse) => Promise<boolean>;
+  /** The port on 127.0.0.1; a free one when not given. */
+  port?: number;
 }
 
 export async function startGitHost(options: GitHostOptions = {}): Promise<GitHost> {
@@ -70,7 +72,10 @@ export async function startGitHost(options: GitHostOptions = {}): Promise<GitHos
   const server: Server = createServer((req, res) => {
     serve(req, res).catch((error: unknown) => res.writeHead(500).end(`${String(error)}\n`));
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(options.port ?? 0, '127.0.0.1', resolve);
+  });
   const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   return {
     url,

@@ -34,6 +34,12 @@ export interface ClusterConfig {
   rounds: number;
   warmupMs: number;
   measureMs: number;
+  /**
+   * Load before the first round, per node of the series, ms: each node gets the same warm-up (its JIT
+   * sees as many calls), however many share the load. With one fixed time, a node of three got a
+   * third of a lone node's calls, and its series' rounds rose from round to round.
+   */
+  warmupPerNodeMs: number;
   /** The nodes' --operation-delay in the throughput series, ms. */
   workMs: number;
   nodeCounts: number[];
@@ -139,7 +145,7 @@ export async function runCluster(config: ClusterConfig, postgres: Postgres): Pro
       log(`cluster: ${n} node(s) on ${dbs.scaling(n)}, pids ${nodes.map((node) => node.pid).join(', ')} (${elapsed()})`);
     }
     const options = { concurrency: config.concurrency, warmupMs: config.warmupMs, measureMs: config.measureMs };
-    for (const s of series) await measure(s, { ...options, measureMs: 500 }, `${s.key}-warm`);
+    for (const s of series) await measure(s, { ...options, measureMs: config.warmupPerNodeMs * s.nodes }, `${s.key}-warm`);
     for (let i = 0; i < config.rounds; i++) {
       for (const s of i % 2 === 0 ? series : [...series].reverse()) s.rounds.push(await measure(s, options, `${s.key}-r${i}`));
       const errors = (s: Series): string => (s.rounds[i]?.errors ? ` (${s.rounds[i]?.errors} errors: ${s.rounds[i]?.firstError ?? ''})` : '');

@@ -181,7 +181,8 @@ function printCluster(c: ClusterFigures | undefined): void {
   console.log(
     [
       `  7 = nodes are emulator children (serve --database-url, a database of each series' own) on the PostgreSQL of 6.`,
-      `      throughput: the loop of 2 with --operation-delay ${cfg.workMs}ms, worker w creating and polling on node w mod n; rounds interleaved:`,
+      `      throughput: the loop of 2 with --operation-delay ${cfg.workMs}ms, worker w creating and polling on node w mod n;`,
+      `        after ${fmt(cfg.warmupPerNodeMs / 1000, 0)} s of warm-up per node of the series, rounds interleaved:`,
       ...c.scaling.map((s) => `        ${s.nodes} node(s) ${s.life.roundsOpsPerSec.join(', ')}/s (polls per lifecycle ${s.life.getsPerLifecycle}, errors ${s.life.errors})`),
       `      cancel: --operation-delay 30s; waiter parked ${cfg.cancelParkMs} ms before the cancel; ${across.samples} + ${single.samples} samples;`,
       `        p99 by round: across ${across.roundsP99Ms.join(', ')} ms, one node ${single.roundsP99Ms.join(', ')} ms;`,

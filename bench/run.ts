@@ -67,6 +67,7 @@ const CLUSTER: ClusterConfig = {
   rounds: CONFIG.peerRounds,
   warmupMs: CONFIG.lifeWarmupMs,
   measureMs: CONFIG.lifeMeasureMs,
+  warmupPerNodeMs: quick ? 1_000 : 4_000,
   workMs: CONFIG.peerWorkMs,
   nodeCounts: [1, 2, 3],
   cancelRounds: 3,

@@ -6,23 +6,21 @@
  *
  *   npm run git-host -- [--port 9418] [--repository shop] [--username git-user] [--password the-password]
  */
-import { parseArgs } from 'node:util';
+import { Command } from 'commander';
+import { portOption } from '../src/cli/port.js';
 import { startGitHost } from '../test/support/git-host.js';
 
-const { values } = parseArgs({
-  options: {
-    port: { type: 'string', default: '9418' },
-    repository: { type: 'string', default: 'shop' },
-    username: { type: 'string', default: 'git-user' },
-    password: { type: 'string', default: 'the-password' },
-  },
-});
-const port = Number(values.port);
-if (!Number.isInteger(port) || port < 1 || port > 65_535) throw new Error(`--port must be a TCP port, got ${values.port}`);
+const options = new Command('git-host')
+  .option('--port <port>', 'the port on 127.0.0.1', portOption, 9418)
+  .option('--repository <name>', 'the repository it serves, as NAME.git', 'shop')
+  .option('--username <name>', 'the user git must send', 'git-user')
+  .option('--password <password>', "that user's password", 'the-password')
+  .parse()
+  .opts<{ port: number; repository: string; username: string; password: string }>();
 
-const host = await startGitHost({ port, basicAuth: { username: values.username, password: values.password } });
-host.createRepository(values.repository);
-console.log(`git host serving ${host.url}/${values.repository}.git (branches main and dev, tag v1.0) to user ${values.username}; Ctrl-C stops it`);
+const host = await startGitHost({ port: options.port, basicAuth: { username: options.username, password: options.password } });
+host.createRepository(options.repository);
+console.log(`git host serving ${host.url}/${options.repository}.git (branches main and dev, tag v1.0) to user ${options.username}; Ctrl-C stops it`);
 for (const signal of ['SIGINT', 'SIGTERM'] as const) {
   process.once(signal, () => void host.stop().then(() => process.exit(0)));
 }

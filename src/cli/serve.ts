@@ -6,13 +6,8 @@ import { parseTrustedIssuer, type TrustedIssuer } from '../auth/trusted-issuers.
 import { startServer } from '../server.js';
 import { databaseUrlOption } from './database-url.js';
 import { durationOption } from './duration.js';
+import { portOption } from './port.js';
 import { selfSignedTls } from './self-signed-tls.js';
-
-function port(text: string): number {
-  const n = Number(text);
-  if (!Number.isInteger(n) || n < 0 || n > 65535) throw new InvalidArgumentError('expected a port number from 0 to 65535.');
-  return n;
-}
 
 /** How this CLI was started, so printed hints can be pasted as they are (from a clone it is not on PATH). */
 function selfCommand(): string {
@@ -79,7 +74,7 @@ export function serveCommand(): Command {
   return new Command('serve')
     .description('serve Developer Connect v1 over gRPC and REST on one address')
     .option('--host <host>', 'address to listen on', '127.0.0.1')
-    .option('--port <port>', 'port to listen on (0 picks a free one)', port, 8080)
+    .option('--port <port>', 'port to listen on (0 picks a free one)', portOption, 8080)
     .option('--data-dir <dir>', 'where state is kept (SQLite)', './.devconnect-emulator')
     .addOption(databaseUrlOption('keep state, secrets included, in this PostgreSQL database (postgres://…) instead of SQLite in --data-dir, so several nodes can share it'))
     .option('--operation-retention <duration>', 'done operations are deleted this long after they end (once per cluster)', durationOption, 30 * 24 * 3600_000)
@@ -101,7 +96,7 @@ export function serveCommand(): Command {
     .addOption(new Option('--tls <mode>', 'self-signed: also accept TLS on the same port, with a certificate for localhost made and kept in --data-dir/tls (prints what clients need to trust it)').choices(['self-signed']))
     .option('--tls-cert <file>', 'PEM certificate chain: also accept TLS on the same port (gRPC clients send credentials only over TLS)')
     .option('--tls-key <file>', 'PEM private key of --tls-cert')
-    .option('--metrics-port <port>', 'also serve /metrics, /healthz and /readyz on this port of --host; under --auth jwt, /metrics is served here only', port)
+    .option('--metrics-port <port>', 'also serve /metrics, /healthz and /readyz on this port of --host; under --auth jwt, /metrics is served here only', portOption)
     .option('--idle-timeout <duration>', 'close a connection silent this long, one this slow to send its request headers or HTTP/2 handshake, and one with no call in progress for this long (a long WaitOperation is a call in progress)', idleTimeout, 30_000)
     .option('--max-connections <n>', 'connections open at once; beyond it, new ones are closed as they arrive', positiveInteger, 1024)
     .addOption(new Option('--log-level <level>', 'log level').choices(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'))

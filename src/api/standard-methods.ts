@@ -12,7 +12,6 @@ import type { Operation } from '../gen/google/longrunning/operations_pb.js';
 import type { OperationRecord, RequestKey, ResourceRecord, ResourceStore } from '../store/store.js';
 import { listPage, resourceIndex } from './list-page.js';
 import { rememberEncoded, toOperationMessage } from './operation-message.js';
-import { pause } from './pause.js';
 import { requestIdentity } from './request-id.js';
 import type { CallContext } from './context.js';
 import type { MaybePromise } from '../common/maybe-promise.js';
@@ -332,7 +331,7 @@ export class StandardMethods implements OwnMethods {
       afterRestart: 'resume',
       run: async (raw, context) => {
         // The work "takes" --operation-delay, cancellably; everything it reads is read after it.
-        await pause(this.options.operationDelayMs, context);
+        await context.sleep(this.options.operationDelayMs);
         return run(JSON.parse(raw) as WriteInput, context.resumed);
       },
     };

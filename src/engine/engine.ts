@@ -10,6 +10,7 @@ import { describePrecondition, PreconditionFailedError, type Precondition } from
 import { LeaseLostError, type InsertOptions, type Lease, type NewOperation, type OperationEvent, type OperationEvents, type OperationError, type OperationRecord, type Outcome, type Page, type RequestKey, type ResourceChange, type OperationStore } from '../store/store.js';
 import { CancelRequested, OperationFailure, type HandlerResult, type OperationHandler } from './handler.js';
 import type { OperationObserver } from './observer.js';
+import { RunControl } from './run-control.js';
 import { Waiters } from './waiters.js';
 
 /** Why a handler's signal was aborted: the client asked (CancelRequested, in handler.ts), or this server is going away. */
@@ -65,7 +66,7 @@ export interface OperationChange {
 export class Engine {
   private readonly handlers = new Map<string, OperationHandler>();
   /** Handlers running on this node; `since`: when tracked (performance.now()), to tell a lost lease from one not renewed yet. */
-  private readonly running = new Map<string, { controller: AbortController; done: Promise<void>; since: number }>();
+  private readonly running = new Map<string, { control: RunControl; done: Promise<void>; since: number }>();
   /** How many operations running here act on each target resource: what makes a resource `reconciling`. */
   private readonly busyTargets = new Map<string, number>();
   private readonly waiters = new Waiters();
@@ -121,9 +122,9 @@ export class Engine {
     const { require, request: requestId, ...fields } = request;
     const op: NewOperation = { ...fields, name: `${request.parent}/operations/${newOperationId()}`, createTime: new Date() };
     const options = { require, request: requestId };
-    const controller = new AbortController();
+    const control = new RunControl();
     const inserted = new Deferred();
-    const settlement = this.run(op, handler, op.input, controller, false, inserted.promise);
+    const settlement = this.run(op, handler, op.input, control, false, inserted.promise);
     // Microtasks run before the next turn of the event loop: a handler that needs no timer or I/O wins.
     const early = await Promise.race([settlement, nextTurn()]);
     if (early !== undefined && early.kind !== 'stopped') return this.insertFinished(op, options, early);
@@ -131,21 +132,21 @@ export class Engine {
     try {
       record = await this.store.insertOperation(op, { ...options, lease: this.lease() });
     } catch (error) {
-      controller.abort(new NotCreated('the operation was not created'));
+      control.abort(new NotCreated('the operation was not created'));
       inserted.reject(error);
       throw error;
     }
     if (record.name !== op.name) {
       // A retry: the first request's operation is the answer, and this run of the work is dropped.
-      controller.abort(new NotCreated('a retry of an earlier request'));
+      control.abort(new NotCreated('a retry of an earlier request'));
       inserted.reject(new NotCreated('a retry of an earlier request'));
       return this.records.get(record.name) ?? record;
     }
     this.records.set(record.name, record);
     this.emit(record.name, 'created');
     inserted.resolve();
-    this.track(record, controller, settlement);
-    if (this.stopping) controller.abort(new ShuttingDown('server shutting down'));
+    this.track(record, control, settlement);
+    if (this.stopping) control.abort(new ShuttingDown('server shutting down'));
     return record;
   }
 
@@ -218,7 +219,7 @@ export class Engine {
     if (!this.handlers.get(record.kind)?.cancellable) return 'not-cancellable';
     const seen = this.events;
     const flagging = this.store.requestCancel(name);
-    this.running.get(name)?.controller.abort(new CancelRequested('cancellation requested'));
+    this.running.get(name)?.control.abort(new CancelRequested('cancellation requested'));
     const updated = await flagging;
     // The handler's outcome, committed with the flag, may be cached already: a done record is not replaced by the flagged one.
     if (!this.records.get(name)?.done) this.remember(name, updated, seen);
@@ -226,7 +227,7 @@ export class Engine {
     if (updated.done && !updated.requestedCancellation) return 'already-done';
     this.emit(name, 'updated');
     // Again: with other nodes, a claim by this node while the flag was written may have started the work here since.
-    this.running.get(name)?.controller.abort(new CancelRequested('cancellation requested'));
+    this.running.get(name)?.control.abort(new CancelRequested('cancellation requested'));
     return 'requested';
   }
 
@@ -351,9 +352,9 @@ export class Engine {
     for (const [name, run] of this.running) {
       const cancelled = held.get(name);
       if (cancelled === undefined) {
-        if (run.since < started) run.controller.abort(new LeaseLost('another node took the operation over'));
-      } else if (cancelled && !run.controller.signal.aborted) {
-        run.controller.abort(new CancelRequested('cancellation requested'));
+        if (run.since < started) run.control.abort(new LeaseLost('another node took the operation over'));
+      } else if (cancelled) {
+        run.control.abort(new CancelRequested('cancellation requested'));
       }
     }
   }
@@ -385,7 +386,7 @@ export class Engine {
       const cached = this.records.get(event.name);
       if (cached && !cached.done) this.records.set(event.name, { ...cached, requestedCancellation: true });
       const run = this.running.get(event.name);
-      if (run && !run.controller.signal.aborted) run.controller.abort(new CancelRequested('cancellation requested'));
+      run?.control.abort(new CancelRequested('cancellation requested'));
       return;
     }
     this.records.delete(event.name);
@@ -432,7 +433,7 @@ export class Engine {
     this.stopping = true;
     for (const timer of this.timers) clearInterval(timer);
     const all = [...this.running.values()];
-    for (const { controller } of all) controller.abort(new ShuttingDown('server shutting down'));
+    for (const { control } of all) control.abort(new ShuttingDown('server shutting down'));
     await Promise.allSettled(all.map((r) => r.done));
   }
 
@@ -445,12 +446,12 @@ export class Engine {
   /** Runs the handler of an operation that is in the store already (after a restart). */
   private launch(record: OperationRecord, handler: OperationHandler, resumed: boolean): void {
     if (this.stopping) return;
-    const controller = new AbortController();
-    this.track(record, controller, this.run(record, handler, record.input, controller, resumed, Promise.resolve()));
+    const control = new RunControl();
+    this.track(record, control, this.run(record, handler, record.input, control, resumed, Promise.resolve()));
   }
 
   /** Registers running work, so cancel and stop reach it, and commits its outcome when it ends. */
-  private track(record: Ending & Pick<OperationRecord, 'target'>, controller: AbortController, settlement: Promise<Settlement>): void {
+  private track(record: Ending & Pick<OperationRecord, 'target'>, control: RunControl, settlement: Promise<Settlement>): void {
     const { name, target } = record;
     this.busyTargets.set(target, (this.busyTargets.get(target) ?? 0) + 1);
     const done = settlement
@@ -463,7 +464,7 @@ export class Engine {
         if (left > 0) this.busyTargets.set(target, left);
         else this.busyTargets.delete(target);
       });
-    this.running.set(name, { controller, done, since: performance.now() });
+    this.running.set(name, { control, done, since: performance.now() });
   }
 
   /**
@@ -492,17 +493,18 @@ export class Engine {
   }
 
   /** Runs a handler to its end; never rejects. `inserted` resolves once the operation is in the store. */
-  private async run(op: Pick<OperationRecord, 'name' | 'verb' | 'target'>, handler: OperationHandler, input: string, controller: AbortController, resumed: boolean, inserted: Promise<void>): Promise<Settlement> {
+  private async run(op: Pick<OperationRecord, 'name' | 'verb' | 'target'>, handler: OperationHandler, input: string, control: RunControl, resumed: boolean, inserted: Promise<void>): Promise<Settlement> {
     const { name, verb, target } = op;
     try {
       const result = await handler.run(input, {
         name,
         verb,
         target,
-        // A getter: the signal is made only when the handler looks at it (work that never waits does not).
+        // A getter: the signal is made only when the handler looks at it (work that only sleeps does not).
         get signal() {
-          return controller.signal;
+          return control.signal;
         },
+        sleep: (ms) => control.sleep(ms),
         resumed,
         reportStatus: async (message) => {
           await inserted;
@@ -514,9 +516,9 @@ export class Engine {
       });
       return { kind: 'result', result };
     } catch (error) {
-      const signal = controller.signal;
-      if (signal.reason instanceof ShuttingDown || signal.reason instanceof NotCreated || signal.reason instanceof LeaseLost) return { kind: 'stopped' };
-      return { kind: 'error', error: this.failureOf(error, signal, name) };
+      const reason = control.reason;
+      if (reason instanceof ShuttingDown || reason instanceof NotCreated || reason instanceof LeaseLost) return { kind: 'stopped' };
+      return { kind: 'error', error: this.failureOf(error, reason, name) };
     }
   }
 
@@ -534,8 +536,8 @@ export class Engine {
     }
   }
 
-  private failureOf(error: unknown, signal: AbortSignal, name: string): OperationError {
-    if (error instanceof CancelRequested || signal.reason instanceof CancelRequested) return cancelledError();
+  private failureOf(error: unknown, stopReason: Error | undefined, name: string): OperationError {
+    if (error instanceof CancelRequested || stopReason instanceof CancelRequested) return cancelledError();
     if (error instanceof OperationFailure) return { code: error.code, message: error.message };
     const id = randomBytes(6).toString('hex');
     this.log.error({ err: error, operation: name, errorId: id }, 'operation handler failed');

@@ -8,6 +8,11 @@ export interface OperationContext {
   readonly target: string;
   /** Aborted when cancellation is requested or the server shuts down; every blocking await takes it. */
   readonly signal: AbortSignal;
+  /**
+   * Waits `ms`, or rejects with the signal's reason when it aborts first: what a wait on `signal`
+   * does, for less (the signal is made only for a handler that reads it). 0 or less resolves at once.
+   */
+  sleep(ms: number): Promise<void>;
   /** True when a restarted server runs the operation again: the work may already be partly or wholly done. */
   readonly resumed: boolean;
   /** Records `OperationMetadata.statusMessage`; committed before it resolves. */

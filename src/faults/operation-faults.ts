@@ -69,7 +69,9 @@ export class OperationFaults {
       await until(span);
       if (fault.fail) throw new OperationFailure(fault.fail.code, fault.fail.message);
       const { name, verb, target, resumed } = context;
-      return await handler.run(input, { name, verb, target, resumed, signal, reportStatus: (message) => context.reportStatus(message) });
+      // The handler's sleeps follow this signal too (a shield's, when the cancel is ignored).
+      const sleep = shield ? (ms: number) => pause(ms, { signal }) : (ms: number) => context.sleep(ms);
+      return await handler.run(input, { name, verb, target, resumed, signal, sleep, reportStatus: (message) => context.reportStatus(message) });
     } finally {
       if (shield) this.shields.delete(shield);
     }

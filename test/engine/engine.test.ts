@@ -22,6 +22,7 @@ import {
   PARENT,
   RESPONSE_TYPE,
   responseFor,
+  resultFor,
   startRequest,
   textOf,
   turns,
@@ -503,6 +504,60 @@ describe('Engine.stop', () => {
     assert.equal(t.h.gated.runOf(record.name).signal.aborted, true);
     await turns();
     assert.equal((await t.store.getOperation(record.name))?.done, false);
+  });
+});
+
+/** A handler whose work is one context.sleep of `ms` (as --operation-delay's), then its result; what it saw of its signal after a stop. */
+function sleepyHandler(kind: string, ms: number): OperationHandler & { signalAfterStop: AbortSignal[] } {
+  const signalAfterStop: AbortSignal[] = [];
+  return {
+    kind,
+    cancellable: true,
+    afterRestart: 'resume',
+    signalAfterStop,
+    run: async (input, context) => {
+      try {
+        await context.sleep(ms);
+      } catch (error) {
+        // The signal is made only when read: one read after the stop must still say why.
+        signalAfterStop.push(context.signal);
+        throw error;
+      }
+      return resultFor(input);
+    },
+  };
+}
+
+describe('Engine: handlers that sleep (OperationContext.sleep)', () => {
+  const t = withEngine(() => ({ none: sleepyHandler('test.sleep0', 0), long: sleepyHandler('test.sleep', 60_000) }));
+
+  it('a sleep of 0 does not wait: the operation is returned done, with its change', async () => {
+    const record = await t.engine.start(startRequest('test.sleep0', 'z1'));
+    assert.equal(record.done, true);
+    assert.ok(await t.store.getResource(widgetName('z1')));
+  });
+
+  it('a cancel ends the sleep at once: done CANCELLED in the commit that cancel waited for, no change, and the signal read afterwards is aborted', async () => {
+    const record = await t.engine.start(startRequest('test.sleep', 'z2'));
+    assert.equal(record.done, false);
+    assert.equal(await within(t.engine.cancel(record.name), 5_000, 'cancel'), 'requested');
+    const stored = await t.store.getOperation(record.name);
+    assert.equal(stored?.done, true);
+    assert.equal(stored.error?.code, Code.CANCELLED);
+    assert.equal(stored.requestedCancellation, true);
+    assert.equal(await t.store.getResource(widgetName('z2')), undefined);
+    const [signal] = t.h.long.signalAfterStop;
+    assert.equal(signal?.aborted, true);
+    assert.equal((signal.reason as Error).name, 'CancelRequested');
+  });
+
+  it('stop ends the sleep and records nothing: the operation stays unfinished for the next start', async () => {
+    const record = await t.engine.start(startRequest('test.sleep', 'z3'));
+    await within(t.engine.stop(), 5_000, 'stop');
+    const stored = await t.store.getOperation(record.name);
+    assert.equal(stored?.done, false);
+    assert.equal(stored.requestedCancellation, false);
+    assert.equal((t.h.long.signalAfterStop[0]?.reason as Error).name, 'ShuttingDown');
   });
 });
 

@@ -13,6 +13,7 @@ import { dirname, join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { promisify } from 'node:util';
 import { create, fromBinary, toBinary, type DescMessage, type MessageShape } from '@bufbuild/protobuf';
+import { DurationSchema } from '@bufbuild/protobuf/wkt';
 import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
 import { JWT_BEARER_GRANT } from '../../src/auth/token-endpoint.js';
@@ -23,6 +24,7 @@ import {
   ListConnectionsRequestSchema,
   ListConnectionsResponseSchema,
 } from '../../src/gen/google/cloud/developerconnect/v1/developer_connect_pb.js';
+import { OperationSchema, WaitOperationRequestSchema } from '../../src/gen/google/longrunning/operations_pb.js';
 import { gitEnvironment, startGitHost, type GitHost } from '../support/git-host.js';
 import { admin, ownPostgres } from '../support/postgres.js';
 import { histogram, moved, scrape, seriesKey, valueOf, type Exposition } from '../support/prometheus.js';
@@ -214,6 +216,32 @@ describe('operations running and cancelled', () => {
     const { count, sum } = histogram(cancelled, 'devconnect_operation_duration_seconds', { verb: 'create', outcome: 'CANCELLED' });
     assert.equal(count, 1);
     assert.ok(sum < 30, `cancelled after ${sum} s, before its 30 s of work`);
+  });
+
+  test("a gRPC WaitOperation whose client gives up is let go at once: counted, timed near the client's deadline, not the wait's", async () => {
+    const op = await createConnection(server.url, 'waited');
+    const client = new grpc.Client(`127.0.0.1:${server.port}`, grpc.credentials.createInsecure());
+    const request = create(WaitOperationRequestSchema, { name: String(op.name), timeout: create(DurationSchema, { seconds: 30n }) });
+    const code = await new Promise<grpc.status | undefined>((resolve) => {
+      client.makeUnaryRequest(
+        `/${OPERATIONS}/WaitOperation`,
+        (m: MessageShape<typeof WaitOperationRequestSchema>) => Buffer.from(toBinary(WaitOperationRequestSchema, m)),
+        (b: Buffer) => fromBinary(OperationSchema, b),
+        request,
+        { deadline: Date.now() + 300 },
+        (error) => resolve(error?.code),
+      );
+    }).finally(() => client.close());
+    assert.equal(code, grpc.status.DEADLINE_EXCEEDED);
+    const waits = { service: OPERATIONS, method: 'WaitOperation', transport: 'grpc' };
+    let scraped = await scrape(server.url);
+    for (let i = 0; i < 100 && valueOf(scraped, 'devconnect_rpc_duration_seconds_count', waits) === 0; i++) {
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      scraped = await scrape(server.url);
+    }
+    const timed = histogram(scraped, 'devconnect_rpc_duration_seconds', waits);
+    assert.equal(timed.count, 1, 'the server ended the wait when its client went away, not after its 30 s');
+    assert.ok(timed.sum < 5, `the wait ended after ${timed.sum} s`);
   });
 });
 

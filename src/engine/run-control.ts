@@ -21,10 +21,6 @@ export class RunControl {
     return this.controller.signal;
   }
 
-  get aborted(): boolean {
-    return this.stopReason !== undefined;
-  }
-
   /** Why the run was stopped (undefined while it runs). */
   get reason(): Error | undefined {
     return this.stopReason;

@@ -10,12 +10,12 @@ import * as protoLoader from '@grpc/proto-loader';
 import { ReflectionService } from '@grpc/reflection';
 import { HealthImplementation } from 'grpc-health-check';
 import type { Logger } from 'pino';
-import type { CallContext } from '../api/context.js';
 import type { MethodTable } from '../api/methods.js';
-import type { Authenticator, Principal } from '../auth/principal.js';
+import type { Authenticator } from '../auth/principal.js';
 import { ApiError, Code } from '../common/errors.js';
 import { StatusSchema } from '../gen/google/rpc/status_pb.js';
 import type { CallObserver } from './call-observer.js';
+import { LazyCallContext } from './call-context.js';
 import { DEFAULT_CONNECTION_LIMITS, type ConnectionLimits } from './connection-limits.js';
 import { closeIdleSessions } from './http2-sessions.js';
 import { ClientCancelled, statusOf, toStatus } from './status.js';
@@ -88,7 +88,12 @@ function unaryHandler(
       const principal = await authenticator.authenticate(typeof authorization === 'string' ? authorization : undefined);
       // Checked after the credentials, as REST does: a caller without them learns nothing more.
       if (call.request instanceof ApiError) throw call.request;
-      return methods.call(method, call.request, new GrpcCallContext(call, principal));
+      const context = new LazyCallContext(principal, (abort) => {
+        const cancel = () => abort(new ClientCancelled('The client cancelled the call.'));
+        if (call.cancelled) cancel();
+        else call.once('cancelled', cancel);
+      });
+      return methods.call(method, call.request, context);
     };
     answer().then(
       (response) => {
@@ -105,31 +110,6 @@ function unaryHandler(
       },
     );
   };
-}
-
-/**
- * The call context of a gRPC call. Its signal aborts when the client cancels the call or its
- * deadline passes; it is made only when a method reads it, as most never do (an AbortSignal costs
- * microseconds to make and listen to: see RunControl).
- */
-class GrpcCallContext implements CallContext {
-  private controller: AbortController | undefined;
-
-  constructor(
-    private readonly call: grpc.ServerUnaryCall<unknown, unknown>,
-    readonly principal: Principal,
-  ) {}
-
-  get signal(): AbortSignal {
-    if (!this.controller) {
-      const controller = new AbortController();
-      this.controller = controller;
-      const cancel = () => controller.abort(new ClientCancelled('The client cancelled the call.'));
-      if (this.call.cancelled) cancel();
-      else this.call.once('cancelled', cancel);
-    }
-    return this.controller.signal;
-  }
 }
 
 // PROTOCOL-HTTP2.md: Timeout → "grpc-timeout" TimeoutValue TimeoutUnit, where TimeoutValue is a

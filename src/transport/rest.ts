@@ -4,12 +4,12 @@ import { toJson, type DescMessage, type DescMethod, type DescService, type Messa
 import type { Logger } from 'pino';
 import { ApiError, Code } from '../common/errors.js';
 import type { MethodTable } from '../api/methods.js';
-import type { CallContext } from '../api/context.js';
 import type { Authenticator, Principal } from '../auth/principal.js';
 import { OperationSchema, type Operation } from '../gen/google/longrunning/operations_pb.js';
 import { registry } from '../proto/registry.js';
 import { andThen, type MaybePromise } from '../common/maybe-promise.js';
 import type { CallObserver } from './call-observer.js';
+import { LazyCallContext } from './call-context.js';
 import { httpRoutes } from './http-rules.js';
 import { operationToJson } from './operation-json.js';
 import { RouteTable, type RouteMatch } from './route-table.js';
@@ -113,7 +113,12 @@ export class RestTransport {
   private invoke(found: RouteMatch, query: URLSearchParams | undefined, body: string, principal: Principal, res: ServerResponse): MaybePromise<Encoded> {
     const call = found.binder.bind(found.captures, query, body);
     const output = found.route.method.output;
-    const response = this.methods.call(found.route.method, call.request, new RestCallContext(res, principal));
+    const context = new LazyCallContext(principal, (abort) =>
+      res.once('close', () => {
+        if (!res.writableFinished) abort(new ClientCancelled('The client closed the connection before its answer.'));
+      }),
+    );
+    const response = this.methods.call(found.route.method, call.request, context);
     return andThen(response, (message) => encodeJson(output, message, call.enumAsInteger));
   }
 
@@ -193,30 +198,6 @@ function queryParameters(query: string): URLSearchParams {
 function hasBody(req: IncomingMessage): boolean {
   const length = req.headers['content-length'];
   return req.headers['transfer-encoding'] !== undefined || (length !== undefined && length !== '0');
-}
-
-/**
- * The call context of a REST request. Its signal aborts when the client goes away before the
- * answer is written; it is made only when a method reads it, as most never do.
- */
-class RestCallContext implements CallContext {
-  private controller: AbortController | undefined;
-
-  constructor(
-    private readonly res: ServerResponse,
-    readonly principal: Principal,
-  ) {}
-
-  get signal(): AbortSignal {
-    if (!this.controller) {
-      const controller = new AbortController();
-      this.controller = controller;
-      this.res.once('close', () => {
-        if (!this.res.writableFinished) controller.abort(new ClientCancelled('The client closed the connection before its answer.'));
-      });
-    }
-    return this.controller.signal;
-  }
 }
 
 /** A JSON response body, and the headers that announce it. */

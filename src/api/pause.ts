@@ -1,13 +1,18 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 
 /**
- * Waits `ms` unless the context's `signal` aborts first: then it rejects, with the abort reason when
- * the signal had aborted already, else with timers/promises' AbortError (the reason as its cause).
- * 0 returns at once without looking at the signal: no wait, nothing to cancel.
+ * Waits `ms` unless the context's `signal` aborts first, and then rejects with the abort reason
+ * (timers/promises would reject with an AbortError of its own, which the transports would answer
+ * as an unexpected INTERNAL error instead of the client's own CANCELLED). 0 returns at once
+ * without looking at the signal: no wait, nothing to cancel.
  */
 export async function pause(ms: number, context: { readonly signal: AbortSignal }): Promise<void> {
   if (ms <= 0) return;
   const { signal } = context;
   signal.throwIfAborted();
-  await sleep(ms, undefined, { signal });
+  try {
+    await sleep(ms, undefined, { signal });
+  } catch (error) {
+    throw signal.aborted ? signal.reason : error;
+  }
 }

@@ -12,6 +12,7 @@ import { ListConnectionsRequestSchema, type ListConnectionsRequest } from '../..
 import { RetryInfoSchema } from '../../src/gen/google/rpc/error_details_pb.js';
 import { StatusSchema } from '../../src/gen/google/rpc/status_pb.js';
 import { developerConnectClients, type DeveloperConnectClients } from '../support/gax-clients.js';
+import { scrape, valueOf } from '../support/prometheus.js';
 import { createConnection, rest, startTestServer, untilDone, type TestServer } from '../support/server.js';
 
 // Fault injection as a client's test suite uses it: rules added over /emulator/v1/faults (or from
@@ -159,6 +160,23 @@ describe('method rules', () => {
     assert.equal((await rest(server.url, 'GET', `/v1/${parent}/connections/fast`)).status, 200);
     assert.equal((await rest(server.url, 'GET', `/v1/${parent}/connections/slow-too`)).status, 200);
     assert.equal(await firedOf(rule.id), 1, 'only the call on the resource the glob names was delayed');
+  });
+
+  test("a delayed call whose client goes away ends then, as the client's CANCELLED, not as a server error", async () => {
+    const parent = parentOf('gone');
+    await createConnection(server.url, 'held', parent);
+    await addRule({ method: 'GetConnection', delay: '30s' });
+    const cancelled = { service: DC, method: 'GetConnection', code: 'CANCELLED', transport: 'rest' };
+    const before = valueOf(await scrape(server.url), 'devconnect_rpc_requests_total', cancelled);
+    await assert.rejects(fetch(`${server.url}/v1/${parent}/connections/held`, { signal: AbortSignal.timeout(200) }), /TimeoutError|aborted/);
+    let ended = 0;
+    for (let i = 0; i < 100 && ended === 0; i++) {
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      const scraped = await scrape(server.url);
+      ended = valueOf(scraped, 'devconnect_rpc_requests_total', cancelled) - before;
+      assert.equal(valueOf(scraped, 'devconnect_rpc_requests_total', { method: 'GetConnection', code: 'INTERNAL' }), 0, 'not an internal error');
+    }
+    assert.equal(ended, 1, 'the call ended within 5 s of its client leaving, not after the 30 s delay');
   });
 
   test('a rule matches only the method it names: short names and full names', async () => {

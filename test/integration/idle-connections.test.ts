@@ -142,6 +142,26 @@ describe('idle and stalled connections are closed after --idle-timeout', () => {
     assert.equal(created.status, 404, 'nothing was created from the half body');
   });
 
+  test('a keep-alive connection whose second request stops halfway through its body', BOUNDED, async () => {
+    const baseline = openDescriptors();
+    let stalledAt = 0;
+    const { closed } = untilServerCloses(
+      server.port,
+      (socket) => {
+        socket.once('data', () => {
+          stalledAt = performance.now();
+          socket.write(`POST /v1/${PARENT}/connections?connectionId=second HTTP/1.1\r\nHost: localhost\r\ncontent-type: application/json\r\ncontent-length: 100\r\n\r\n{"githubConfig":`);
+        });
+        socket.write(`${GET_LOCATIONS}\r\n`);
+      },
+      IDLE_MS + SLACK_MS,
+    );
+    const { at, received } = await closed;
+    assert.match(received.toString('latin1'), /^HTTP\/1\.1 200 /);
+    assert.ok(stalledAt > 0 && at - stalledAt >= IDLE_MS * 0.9, `closed ${Math.round(at - stalledAt)} ms after the body stopped`);
+    await descriptorsBackTo(baseline);
+  });
+
   test('an HTTP/1.1 keep-alive connection, after its answer', BOUNDED, async () => {
     let answered = 0;
     const baseline = openDescriptors();
@@ -248,10 +268,24 @@ describe('the listener, with a request handler of its own', () => {
   let listener: DualProtocolListener;
   let port: number;
   let release = (): void => {};
+  const BIG_BYTES = 64 * 1024 * 1024;
+  /** Told, when /big is asked for, when it was and when the server closes that connection. */
+  let bigAnswered: (answer: { askedAt: number; closed: Promise<number> }) => void = () => {};
   before(async () => {
     const handler = (req: IncomingMessage, res: ServerResponse): void => {
       if (req.url === '/slow') {
         release = () => res.writeHead(200, { 'content-type': 'text/plain' }).end('done');
+        return;
+      }
+      if (req.url === '/small') {
+        res.writeHead(200, { 'content-type': 'text/plain' }).end('small');
+        return;
+      }
+      if (req.url === '/big') {
+        const socket = req.socket;
+        bigAnswered({ askedAt: performance.now(), closed: new Promise((resolve) => socket.once('close', () => resolve(performance.now()))) });
+        // Far more than the kernel's socket buffers hold: most of it waits until the client reads.
+        res.writeHead(200, { 'content-type': 'application/octet-stream' }).end(Buffer.alloc(BIG_BYTES));
         return;
       }
       req.resume();
@@ -281,6 +315,26 @@ describe('the listener, with a request handler of its own', () => {
     await new Promise((resolve) => setTimeout(resolve, IDLE_MS * 3));
     release();
     assert.equal(await answer, '200 done');
+  });
+
+  test('an answer the client stops taking, on the second request of a connection, is cut off after the idle time', BOUNDED, async () => {
+    const answered = new Promise<{ askedAt: number; closed: Promise<number> }>((resolve) => (bigAnswered = resolve));
+    const socket = connectTcp(port, '127.0.0.1');
+    socket.on('error', () => {});
+    try {
+      socket.once('data', () => {
+        // The first answer is in; the second is not read at all.
+        socket.pause();
+        socket.write('GET /big HTTP/1.1\r\nHost: localhost\r\n\r\n');
+      });
+      socket.write('GET /small HTTP/1.1\r\nHost: localhost\r\n\r\n');
+      const { askedAt, closed } = await answered;
+      const at = await Promise.race([closed, new Promise<number>((resolve) => setTimeout(() => resolve(Number.NaN), IDLE_MS + SLACK_MS))]);
+      assert.ok(Number.isFinite(at), `the server kept the connection ${IDLE_MS + SLACK_MS} ms after the client stopped reading`);
+      assert.ok(at - askedAt >= IDLE_MS * 0.8, `closed ${Math.round(at - askedAt)} ms after the answer began`);
+    } finally {
+      socket.destroy();
+    }
   });
 
   test('a body that trickles in, never silent for the idle time, is cut off with 408 after the request timeout', BOUNDED, async () => {

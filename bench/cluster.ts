@@ -24,7 +24,7 @@ import { startEmulator, type Child } from './children.js';
 import { callJson, HttpClient } from './http-client.js';
 import { CREATE_BODY, PARENT, POLL_MS, restLifecycle, type Lifecycle } from './lifecycle.js';
 import { measure, type Series } from './peers.js';
-import { createDatabases, databaseUrl, type Postgres } from './postgres.js';
+import { commitProbe, createDatabases, databaseUrl, type Postgres } from './postgres.js';
 import { summarizeLatency, summarizeLife } from './report.js';
 import { fmt, log, median, percentile, round, sleep } from './stats.js';
 
@@ -69,6 +69,8 @@ export interface ClusterFigures {
     /** notDoneAfterWait: GetOperations through A, right after C's waiter had the cancelled operation, that still said not done. */
     acrossNodes: { cancelToDone: Latency; cancelReply: Latency; notDoneAfterWait: number };
     oneNode: { cancelToDone: Latency; cancelReply: Latency };
+    /** Baseline: one UPDATE committed on the same PostgreSQL by the bench, after the same pause (commitProbe). */
+    bareCommit: Latency;
   };
   reclaim: {
     leaseMs: number;
@@ -121,8 +123,9 @@ export async function runCluster(config: ClusterConfig, postgres: Postgres): Pro
     cancelAcross: 'devconnect_cluster_cancel3',
     cancelOne: 'devconnect_cluster_cancel1',
     reclaim: 'devconnect_cluster_reclaim',
+    commit: 'devconnect_cluster_commit',
   };
-  await createDatabases(postgres.url, [...config.nodeCounts.map(dbs.scaling), dbs.cancelAcross, dbs.cancelOne, dbs.reclaim]);
+  await createDatabases(postgres.url, [...config.nodeCounts.map(dbs.scaling), dbs.cancelAcross, dbs.cancelOne, dbs.reclaim, dbs.commit]);
   const serve = (db: string, extra: string[] = []): string[] => ['--auth', 'none', '--database-url', databaseUrl(postgres.url, db), ...extra];
 
   const began = performance.now();
@@ -172,20 +175,26 @@ export async function runCluster(config: ClusterConfig, postgres: Postgres): Pro
     type Side = keyof typeof sides;
     const cancelRound = (side: Side, count: number, idPrefix: string): Promise<CancelSamples> =>
       runCancel(sides[side].client, sides[side].waiter, { count, parkMs: config.cancelParkMs, idPrefix, cancelVia: sides[side].cancelVia });
+    const probe = await commitProbe(postgres.url, dbs.commit);
+    cleanups.push(() => probe.close());
     for (const side of ['across', 'one'] as const) await cancelRound(side, 10, `cancel-${side}-warm`);
+    await probe.run(10, config.cancelParkMs);
     const cancelRounds: Record<Side, CancelSamples[]> = { across: [], one: [] };
+    const commitRounds: number[][] = [];
     for (let i = 0; i < config.cancelRounds; i++) {
       const order: Side[] = i % 2 === 0 ? ['across', 'one'] : ['one', 'across'];
       for (const side of order) cancelRounds[side].push(await cancelRound(side, config.cancelCount, `cancel-${side}-r${i}`));
+      commitRounds.push(await probe.run(config.cancelCount, config.cancelParkMs));
       const p = (side: Side, q: number): string => fmt(percentile(cancelRounds[side][i]?.cancelToDone ?? [], q), 2);
-      log(`cluster cancel round ${i + 1}: across nodes p50 ${p('across', 50)} ms, p99 ${p('across', 99)} ms; one node p50 ${p('one', 50)} ms, p99 ${p('one', 99)} ms`);
+      const c = (q: number): string => fmt(percentile(commitRounds[i] ?? [], q), 2);
+      log(`cluster cancel round ${i + 1}: across nodes p50 ${p('across', 50)} ms, p99 ${p('across', 99)} ms; one node p50 ${p('one', 50)} ms, p99 ${p('one', 99)} ms; bare commit p50 ${c(50)} ms, p99 ${c(99)} ms`);
     }
     const cancelSummary = (rounds: CancelSamples[]) => ({
       cancelToDone: summarizeLatency(rounds.map((r) => r.cancelToDone)),
       cancelReply: summarizeLatency(rounds.map((r) => r.cancelReply)),
     });
     const notDoneAfterWait = cancelRounds.across.reduce((n, r) => n + r.notDoneAfterWait, 0);
-    const cancel = { acrossNodes: { ...cancelSummary(cancelRounds.across), notDoneAfterWait }, oneNode: cancelSummary(cancelRounds.one) };
+    const cancel = { acrossNodes: { ...cancelSummary(cancelRounds.across), notDoneAfterWait }, oneNode: cancelSummary(cancelRounds.one), bareCommit: summarizeLatency(commitRounds) };
     await cleanUp();
 
     // c. Re-claim after SIGKILL.

